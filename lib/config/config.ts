@@ -1,0 +1,207 @@
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import { ObanConfigError } from '../errors';
+import { checkQueueName } from '../worker/worker-options';
+import type { ObanModuleOptions, QueueOption } from './options';
+
+export interface QueueConfig {
+  name: string;
+  limit: number;
+  paused: boolean;
+}
+
+/** Module options after defaults, environment overrides and validation. */
+export interface ObanConfig {
+  connection: ObanModuleOptions['connection'];
+  prefix: string;
+  node: string;
+  queues: QueueConfig[];
+  processes: number;
+  migrate: boolean;
+  shutdownGracePeriod: number;
+  stageInterval: number;
+  poolSize: number;
+}
+
+const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
+  'connection',
+  'prefix',
+  'queues',
+  'processes',
+  'node',
+  'migrate',
+  'shutdownGracePeriod',
+  'stageInterval',
+  'poolSize',
+]);
+
+export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv = process.env): ObanConfig {
+  const fail = (message: string): never => {
+    throw new ObanConfigError(`ObanModule: ${message}`);
+  };
+  if (typeof options !== 'object' || options === null) fail(`options must be an object`);
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key as keyof ObanModuleOptions)) {
+      fail(`unknown option '${key}' (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+    }
+  }
+
+  const connection = options.connection;
+  if ('connection' in options && connection !== undefined) {
+    const ok = typeof connection === 'string' ? /^postgres(ql)?:\/\//.test(connection) : isObject(connection);
+    if (!ok) {
+      fail(
+        `connection must be a postgres:// URL, a TypeORM DataSource or a pg Pool, got ${describe(connection)}` +
+          (connection === '' ? ' (is DATABASE_URL set to an empty string?)' : ''),
+      );
+    }
+  }
+
+  const prefix = options.prefix ?? 'public';
+  if (typeof prefix !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
+    fail(`prefix must be a schema name of letters, digits and '_', got ${describe(prefix)}`);
+  }
+
+  const queues =
+    env.OBAN_QUEUES !== undefined
+      ? parseQueueString(env.OBAN_QUEUES, 'env OBAN_QUEUES')
+      : typeof options.queues === 'string'
+        ? parseQueueString(options.queues, 'queues')
+        : parseQueueRecord(options.queues ?? {}, 'queues');
+
+  return {
+    connection,
+    prefix,
+    node: resolveNode(options.node, fail),
+    queues,
+    processes: resolveProcesses(options.processes, env, fail),
+    migrate: booleanOption(options.migrate, 'migrate', false, fail),
+    shutdownGracePeriod: msOption(options.shutdownGracePeriod, 'shutdownGracePeriod', 15_000, fail, 0),
+    stageInterval: msOption(options.stageInterval, 'stageInterval', 1_000, fail, 10),
+    poolSize: integerOption(options.poolSize, 'poolSize', 10, 2, fail),
+  };
+}
+
+/** Parses `'default:10,heavy:16'`. */
+export function parseQueueString(input: string, source: string): QueueConfig[] {
+  const queues: QueueConfig[] = [];
+  const trimmed = input.trim();
+  if (trimmed === '') return queues;
+  for (const part of trimmed.split(',')) {
+    const match = /^\s*([^:\s]+)\s*:\s*(\S+)\s*$/.exec(part);
+    if (!match) {
+      throw new ObanConfigError(
+        `ObanModule: ${source}: cannot parse '${part.trim()}' in '${input}'; expected 'name:limit,name:limit' (e.g. 'default:10,heavy:4')`,
+      );
+    }
+    queues.push(queueConfig(match[1], match[2], source));
+  }
+  return dedupe(queues, source);
+}
+
+function parseQueueRecord(input: Record<string, QueueOption>, source: string): QueueConfig[] {
+  if (!isObject(input) || Array.isArray(input)) {
+    throw new ObanConfigError(
+      `ObanModule: ${source} must be an object like { default: 10 } or a string like 'default:10'`,
+    );
+  }
+  return Object.entries(input).map(([name, value]) => {
+    if (isObject(value)) {
+      const { limit, paused } = value as { limit: unknown; paused?: unknown };
+      const queue = queueConfig(name, limit, source);
+      if (paused !== undefined && typeof paused !== 'boolean') {
+        throw new ObanConfigError(
+          `ObanModule: ${source}.${name}.paused must be true or false, got ${describe(paused)}`,
+        );
+      }
+      return { ...queue, paused: paused ?? false };
+    }
+    return queueConfig(name, value, source);
+  });
+}
+
+function queueConfig(name: string, limit: unknown, source: string): QueueConfig {
+  checkQueueName(name, `ObanModule: ${source}`);
+  const parsed = typeof limit === 'string' && /^-?\d+$/.test(limit) ? Number(limit) : limit;
+  if (typeof parsed !== 'number' || !Number.isInteger(parsed) || parsed < 1) {
+    throw new ObanConfigError(
+      `ObanModule: ${source}: queue '${name}' has limit ${describe(limit)}; a limit must be a whole number >= 1`,
+    );
+  }
+  return { name, limit: parsed, paused: false };
+}
+
+function dedupe(queues: QueueConfig[], source: string): QueueConfig[] {
+  const seen = new Set<string>();
+  for (const q of queues) {
+    if (seen.has(q.name)) throw new ObanConfigError(`ObanModule: ${source}: queue '${q.name}' is listed twice`);
+    seen.add(q.name);
+  }
+  return queues;
+}
+
+function resolveProcesses(value: unknown, env: NodeJS.ProcessEnv, fail: (m: string) => never): number {
+  if (value !== undefined) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      fail(`processes must be a whole number >= 0 (0 runs cpu workers in the main process), got ${describe(value)}`);
+    }
+    return value as number;
+  }
+  const fromEnv = env.OBAN_PRO_PROCESSES;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    if (!/^\s*\d+\s*$/.test(fromEnv)) {
+      fail(`env OBAN_PRO_PROCESSES must be a whole number >= 0, got '${fromEnv}'`);
+    }
+    return Number(fromEnv);
+  }
+  return os.availableParallelism();
+}
+
+function resolveNode(value: unknown, fail: (m: string) => never): string {
+  if (value === undefined) return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  if (typeof value !== 'string' || value.trim() === '' || value.length > 200) {
+    fail(`node must be a non-empty string, unique per process, got ${describe(value)}`);
+  }
+  return value as string;
+}
+
+function booleanOption(value: unknown, name: string, fallback: boolean, fail: (m: string) => never): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(`${name} must be true or false, got ${describe(value)}`);
+  return value as boolean;
+}
+
+function msOption(value: unknown, name: string, fallback: number, fail: (m: string) => never, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    fail(`${name} must be a number of milliseconds >= ${min}, got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+function integerOption(
+  value: unknown,
+  name: string,
+  fallback: number,
+  min: number,
+  fail: (m: string) => never,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    fail(`${name} must be a whole number >= ${min}, got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return `a function`;
+  if (Array.isArray(value)) return `an array`;
+  if (isObject(value)) return value.constructor?.name ? `a ${value.constructor.name}` : 'an object';
+  return String(value);
+}

@@ -1,0 +1,47 @@
+import type { ModuleMetadata, Type } from '@nestjs/common';
+import type { Pool } from 'pg';
+import type { DataSource } from 'typeorm';
+
+/** A queue's settings: a limit, or an object with the limit and whether it starts paused. */
+export type QueueOption = number | { limit: number; paused?: boolean };
+
+export interface ObanModuleOptions {
+  /**
+   * Where jobs live: a Postgres URL, an initialized TypeORM DataSource (its
+   * pool is shared) or a pg Pool.
+   */
+  connection?: string | DataSource | Pool;
+  /** Schema holding nest-oban's tables. Default `public`. */
+  prefix?: string;
+  /**
+   * Queues this node runs, with their concurrency limits: `{ default: 10 }` or
+   * `'default:10,heavy:16'`. Env `OBAN_QUEUES` overrides. `{}`: insert only.
+   */
+  queues?: Record<string, QueueOption> | string;
+  /**
+   * Worker processes for `cpu: true` workers. Default: env `OBAN_PRO_PROCESSES`,
+   * else one per CPU core. 0 runs them in the main process.
+   */
+  processes?: number;
+  /** This node's name in `attempted_by`; must be unique per process. Default `host:pid:random`. */
+  node?: string;
+  /** Run nest-oban's migrations at boot. Default false. */
+  migrate?: boolean;
+  /** Milliseconds running jobs get to finish at shutdown. Default 15000. */
+  shutdownGracePeriod?: number;
+  /** Milliseconds between staging runs (due scheduled/retryable jobs) and polls. Default 1000. */
+  stageInterval?: number;
+  /** Connections in the pool nest-oban opens from a URL. Default 10. */
+  poolSize?: number;
+}
+
+export interface ObanOptionsFactory {
+  createObanOptions(): Promise<ObanModuleOptions> | ObanModuleOptions;
+}
+
+export interface ObanModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  useFactory?: (...args: any[]) => Promise<ObanModuleOptions> | ObanModuleOptions;
+  inject?: any[];
+  useClass?: Type<ObanOptionsFactory>;
+  useExisting?: Type<ObanOptionsFactory>;
+}

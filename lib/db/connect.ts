@@ -1,0 +1,63 @@
+import type { Pool } from 'pg';
+import type { DataSource } from 'typeorm';
+import type { ObanConfig } from '../config/config';
+import { ObanConfigError } from '../errors';
+import type { Database } from './database';
+import { PgDatabase } from './pg-database';
+
+/** Opens the Database the config names, and checks that it answers. */
+export async function connectDatabase(config: ObanConfig): Promise<Database> {
+  const db = openDatabase(config);
+  try {
+    await db.query('SELECT 1');
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw new ObanConfigError(
+      `ObanModule: cannot reach the database at ${db.description}: ${(error as Error).message}`,
+    );
+  }
+  return db;
+}
+
+function openDatabase(config: ObanConfig): Database {
+  const connection = config.connection;
+  if (connection === undefined) {
+    throw new ObanConfigError(
+      'ObanModule: no connection; pass `connection` (a postgres:// URL, a TypeORM DataSource or a pg Pool)',
+    );
+  }
+  if (typeof connection === 'string') return PgDatabase.fromUrl(connection, config.poolSize);
+  if (isDataSource(connection)) return fromDataSource(connection);
+  if (isPgPool(connection)) return PgDatabase.fromPool(connection);
+  throw new ObanConfigError('ObanModule: connection is neither a URL, a TypeORM DataSource nor a pg Pool');
+}
+
+function fromDataSource(dataSource: DataSource): Database {
+  const type = dataSource.options.type;
+  if (type !== 'postgres') {
+    throw new ObanConfigError(
+      `ObanModule: connection is a TypeORM DataSource of type '${type}'; nest-oban needs 'postgres'`,
+    );
+  }
+  if (!dataSource.isInitialized) {
+    throw new ObanConfigError(
+      'ObanModule: the TypeORM DataSource given as connection is not initialized; ' +
+        'call dataSource.initialize() first, or provide it through TypeOrmModule and forRootAsync({ inject: [DataSource] })',
+    );
+  }
+  const pool = (dataSource.driver as unknown as { master?: Pool }).master;
+  if (!pool || !isPgPool(pool)) {
+    throw new ObanConfigError(
+      'ObanModule: cannot find the pg Pool of the TypeORM DataSource (is it using the pg driver?)',
+    );
+  }
+  return PgDatabase.fromPool(pool, 'the pool of a TypeORM DataSource');
+}
+
+function isDataSource(value: object): value is DataSource {
+  return 'driver' in value && 'options' in value && 'isInitialized' in value;
+}
+
+function isPgPool(value: object): value is Pool {
+  return typeof (value as Pool).connect === 'function' && 'totalCount' in value && 'options' in value;
+}

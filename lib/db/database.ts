@@ -1,0 +1,43 @@
+/**
+ * What nest-oban needs from a database: run a statement, hold a session (for
+ * migrations under an advisory lock), and open a LISTEN connection. The pg
+ * Pool implementation lives in pg-database.ts; the embedded PGlite one in
+ * pglite-database.ts.
+ */
+
+/** A statement with a stable name, so drivers can prepare it once per connection. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+/** Anything that can run SQL: a pool, a pooled client, a transaction's EntityManager. */
+export interface Queryable {
+  query<R = any>(statement: Statement | string, values?: unknown[]): Promise<R[]>;
+}
+
+export interface Notification {
+  channel: string;
+  payload: string;
+}
+
+/** A dedicated connection that LISTENs. It ends on connection loss; the Notifier reconnects. */
+export interface ListenConnection {
+  listen(channels: string[]): Promise<void>;
+  onNotification(handler: (notification: Notification) => void): void;
+  /** Called once when the connection is lost or closed. */
+  onEnd(handler: (error?: Error) => void): void;
+  close(): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  /** Human-readable description for logs, never containing a password. */
+  readonly description: string;
+  /** False for an embedded single-process database, where several nodes cannot share it. */
+  readonly shareable: boolean;
+  /** Runs `fn` on one connection (a session), released afterwards. */
+  session<T>(fn: (session: Queryable) => Promise<T>): Promise<T>;
+  connectListener(): Promise<ListenConnection>;
+  /** Releases what this Database opened; a pool handed in by the user stays open. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,186 @@
+import type { Statement } from './database';
+import { quoteIdent } from './pg-database';
+
+/**
+ * Every SQL statement nest-oban runs against `oban_jobs`, in one place.
+ * Each is built once per schema prefix and carries a name, so pg prepares it
+ * once per connection. Parameters come as one JSON document where a statement
+ * takes many rows (insert, ack): a single round trip whatever the batch size.
+ */
+export type Statements = ReturnType<typeof buildStatements>;
+
+export function buildStatements(prefix: string) {
+  const schema = quoteIdent(prefix);
+  const jobs = `${schema}.oban_jobs`;
+  const stateType = `${schema}.oban_job_state`;
+  const insertChannel = `${prefix}.oban_insert`;
+  const signalChannel = `${prefix}.oban_signal`;
+  const named = (name: string, text: string): Statement => ({
+    name: `oban_${name}_${prefix}`.slice(0, 63),
+    text: text.replace(/\s+/g, ' ').trim(),
+  });
+
+  return {
+    prefix,
+    jobs,
+    /** NOTIFY channel woken by inserts and staging; payload: the queue name. */
+    insertChannel,
+    /** NOTIFY channel for queue and job signals; payload: JSON. */
+    signalChannel,
+
+    /**
+     * $1: JSON array of {queue, worker, args, meta, tags, max_attempts, priority,
+     * scheduled_at?, schedule_in?}. A job due now is `available` and wakes its
+     * queue (delivered at commit, so a rolled-back insert wakes nobody).
+     */
+    insertJobs: named(
+      'insert_jobs',
+      `
+    WITH input AS (
+      SELECT r.*, COALESCE(r.scheduled_at, now() + COALESCE(r.schedule_in, 0) * interval '1 second') AS due_at
+      FROM jsonb_to_recordset($1::jsonb) AS r(
+        queue text, worker text, args jsonb, meta jsonb, tags text[],
+        max_attempts integer, priority integer, scheduled_at timestamptz, schedule_in float8)
+    )
+    INSERT INTO ${jobs} AS j (state, queue, worker, args, meta, tags, max_attempts, priority, scheduled_at)
+    SELECT CASE WHEN due_at <= now() THEN 'available' ELSE 'scheduled' END::${stateType},
+           queue, worker, args, meta, tags, max_attempts, priority, due_at
+    FROM input
+    RETURNING j.*, CASE WHEN j.state = 'available' THEN pg_notify('${insertChannel}', j.queue) END AS notified
+    `,
+    ),
+
+    /**
+     * Claims up to $2 jobs of queue $1 for node $3. One statement: the CTE picks
+     * and locks rows (skipping rows other nodes hold), the UPDATE marks them.
+     * `attempt < max_attempts` keeps a claim from ever breaking attempt_range.
+     */
+    fetchJobs: named(
+      'fetch_jobs',
+      `
+    WITH picked AS (
+      SELECT id FROM ${jobs}
+      WHERE state = 'available' AND queue = $1 AND attempt < max_attempts
+      ORDER BY priority, scheduled_at, id
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE ${jobs} AS j
+    SET state = 'executing', attempt = j.attempt + 1, attempted_at = now(), attempted_by = ARRAY[$3::text]
+    FROM picked
+    WHERE j.id = picked.id
+    RETURNING j.*
+    `,
+    ),
+
+    /**
+     * Records the outcome of many attempts at once. $1: JSON array of
+     * {id, attempt, state, attempt_change, delay_ms?, error?, meta?, result?}.
+     * Only touches a row still `executing` the same attempt, so a job cancelled
+     * or rescued meanwhile is left as it is.
+     */
+    ackJobs: named(
+      'ack_jobs',
+      `
+    UPDATE ${jobs} AS j SET
+      state = a.state::${stateType},
+      attempt = j.attempt + a.attempt_change,
+      scheduled_at = CASE WHEN a.delay_ms IS NULL THEN j.scheduled_at
+                          ELSE now() + a.delay_ms * interval '1 millisecond' END,
+      completed_at = CASE WHEN a.state = 'completed' THEN now() ELSE j.completed_at END,
+      discarded_at = CASE WHEN a.state = 'discarded' THEN now() ELSE j.discarded_at END,
+      cancelled_at = CASE WHEN a.state = 'cancelled' THEN now() ELSE j.cancelled_at END,
+      errors = CASE WHEN a.error IS NULL THEN j.errors ELSE array_append(j.errors, a.error) END,
+      meta = CASE WHEN a.meta IS NULL THEN j.meta ELSE j.meta || a.meta END,
+      result = a.result
+    FROM jsonb_to_recordset($1::jsonb) AS a(
+      id bigint, attempt integer, state text, attempt_change integer,
+      delay_ms float8, error jsonb, meta jsonb, result jsonb)
+    WHERE j.id = a.id AND j.state = 'executing' AND j.attempt = a.attempt
+    `,
+    ),
+
+    /**
+     * Makes due `scheduled`/`retryable` jobs `available` (at most $1) and wakes
+     * their queues on every node. Returns the queues that were staged plus those
+     * of $2 (this node's queues) that have available jobs: the poll that covers
+     * for lost notifications.
+     */
+    stageJobs: named(
+      'stage_jobs',
+      `
+    WITH due AS (
+      SELECT id FROM ${jobs}
+      WHERE state IN ('scheduled', 'retryable') AND scheduled_at <= now()
+      ORDER BY scheduled_at, id
+      LIMIT $1
+      FOR UPDATE SKIP LOCKED
+    ), staged AS (
+      UPDATE ${jobs} AS j SET state = 'available'
+      FROM due WHERE j.id = due.id
+      RETURNING j.queue, pg_notify('${insertChannel}', j.queue) AS notified
+    )
+    SELECT DISTINCT queue FROM staged
+    UNION
+    SELECT q FROM unnest($2::text[]) AS q
+    WHERE EXISTS (SELECT 1 FROM ${jobs} WHERE state = 'available' AND queue = q)
+    `,
+    ),
+
+    getJob: named('get_job', `SELECT * FROM ${jobs} WHERE id = $1`),
+
+    /** $1 states (or null), $2 queue, $3 worker, $4 limit, $5 offset. */
+    listJobs: named(
+      'list_jobs',
+      `
+    SELECT * FROM ${jobs}
+    WHERE ($1::text[] IS NULL OR state::text = ANY($1::text[]))
+      AND ($2::text IS NULL OR queue = $2)
+      AND ($3::text IS NULL OR worker = $3)
+    ORDER BY id
+    LIMIT $4 OFFSET $5
+    `,
+    ),
+
+    /**
+     * Cancels a job that has not finished. A job executing somewhere gets a
+     * `pkill` signal so the node running it stops it.
+     */
+    cancelJob: named(
+      'cancel_job',
+      `
+    WITH old AS (SELECT id, state FROM ${jobs} WHERE id = $1 FOR UPDATE)
+    UPDATE ${jobs} AS j SET state = 'cancelled', cancelled_at = now()
+    FROM old
+    WHERE j.id = old.id AND old.state NOT IN ('completed', 'discarded', 'cancelled')
+    RETURNING j.*, CASE WHEN old.state = 'executing' THEN pg_notify('${signalChannel}',
+      json_build_object('action', 'pkill', 'job_id', j.id)::text) END AS notified
+    `,
+    ),
+
+    /** Makes a job not currently available or executing run again now, with an attempt to spare. */
+    retryJob: named(
+      'retry_job',
+      `
+    UPDATE ${jobs} SET
+      state = 'available', scheduled_at = now(),
+      max_attempts = GREATEST(max_attempts, attempt + 1),
+      completed_at = NULL, discarded_at = NULL, cancelled_at = NULL
+    WHERE id = $1 AND state NOT IN ('available', 'executing')
+    RETURNING *, pg_notify('${insertChannel}', queue) AS notified
+    `,
+    ),
+
+    deleteJob: named(
+      'delete_job',
+      `
+    WITH old AS (SELECT id, state FROM ${jobs} WHERE id = $1 FOR UPDATE),
+    deleted AS (DELETE FROM ${jobs} AS j USING old WHERE j.id = old.id AND old.state <> 'executing' RETURNING j.id)
+    SELECT old.state::text AS state, (SELECT count(*) FROM deleted) AS deleted FROM old
+    `,
+    ),
+
+    /** $1: JSON payload on the signal channel. */
+    signal: named('signal', `SELECT pg_notify('${signalChannel}', $1)`),
+  };
+}

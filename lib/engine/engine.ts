@@ -1,0 +1,113 @@
+import type { Database, Queryable } from '../db/database';
+import type { Statements } from '../db/statements';
+import { type Job, type JobState, jobFromRow } from '../job';
+
+/** One row for `insertJobs`, already validated (see insert-row.ts). */
+export interface InsertRow {
+  queue: string;
+  worker: string;
+  args: Record<string, unknown>;
+  meta: Record<string, unknown>;
+  tags: string[];
+  max_attempts: number;
+  priority: number;
+  scheduled_at?: string;
+  schedule_in?: number;
+}
+
+/** The outcome of one attempt, as `ackJobs` writes it. */
+export interface AckRow {
+  id: number;
+  /** The attempt being acknowledged; a row on another attempt is left alone. */
+  attempt: number;
+  state: JobState;
+  /** Added to `attempt`: -1 gives back an attempt that should not count (snooze, release). */
+  attempt_change: number;
+  delay_ms?: number;
+  error?: unknown;
+  meta?: Record<string, unknown>;
+  result?: unknown;
+}
+
+export interface ListJobsFilter {
+  state?: JobState | JobState[];
+  queue?: string;
+  worker?: string;
+  /** Default 100. */
+  limit?: number;
+  offset?: number;
+}
+
+/**
+ * The database side of the queue: small typed functions over the named
+ * statements. Producers, the stager and the public `Oban` service call these;
+ * nothing else talks SQL to `oban_jobs`.
+ */
+export class Engine {
+  constructor(
+    readonly db: Database,
+    readonly sql: Statements,
+  ) {}
+
+  /** Inserts rows in one statement, through `via` (a transaction) when given. Returns jobs in input order. */
+  async insertJobs(rows: InsertRow[], via: Queryable = this.db): Promise<Job[]> {
+    if (rows.length === 0) return [];
+    const result = await via.query(this.sql.insertJobs, [JSON.stringify(rows)]);
+    return result.map(jobFromRow).sort((a, b) => a.id - b.id);
+  }
+
+  async fetchJobs(queue: string, demand: number, node: string): Promise<Job[]> {
+    const rows = await this.db.query(this.sql.fetchJobs, [queue, demand, node]);
+    return rows.map(jobFromRow);
+  }
+
+  async ackJobs(acks: AckRow[]): Promise<void> {
+    if (acks.length === 0) return;
+    await this.db.query(this.sql.ackJobs, [JSON.stringify(acks)]);
+  }
+
+  /** Stages due jobs; returns queues that have available jobs (of `localQueues`) or were just staged. */
+  async stageJobs(limit: number, localQueues: string[]): Promise<string[]> {
+    const rows = await this.db.query<{ queue: string }>(this.sql.stageJobs, [limit, localQueues]);
+    return rows.map((r) => r.queue);
+  }
+
+  async getJob(id: number): Promise<Job | null> {
+    const [row] = await this.db.query(this.sql.getJob, [id]);
+    return row ? jobFromRow(row) : null;
+  }
+
+  async listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
+    const states = filter.state === undefined ? null : ([] as JobState[]).concat(filter.state);
+    const rows = await this.db.query(this.sql.listJobs, [
+      states,
+      filter.queue ?? null,
+      filter.worker ?? null,
+      filter.limit ?? 100,
+      filter.offset ?? 0,
+    ]);
+    return rows.map(jobFromRow);
+  }
+
+  /** Returns the cancelled job, or null when there was nothing left to cancel. */
+  async cancelJob(id: number): Promise<Job | null> {
+    const [row] = await this.db.query(this.sql.cancelJob, [id]);
+    return row ? jobFromRow(row) : null;
+  }
+
+  /** Returns the job made available, or null when it was already available or executing, or is gone. */
+  async retryJob(id: number): Promise<Job | null> {
+    const [row] = await this.db.query(this.sql.retryJob, [id]);
+    return row ? jobFromRow(row) : null;
+  }
+
+  /** What `deleteJob` found: the job's state before, and whether it was deleted. */
+  async deleteJob(id: number): Promise<{ state: JobState | null; deleted: boolean }> {
+    const [row] = await this.db.query<{ state: JobState; deleted: string }>(this.sql.deleteJob, [id]);
+    return row ? { state: row.state, deleted: Number(row.deleted) > 0 } : { state: null, deleted: false };
+  }
+
+  async signal(payload: object): Promise<void> {
+    await this.db.query(this.sql.signal, [JSON.stringify(payload)]);
+  }
+}

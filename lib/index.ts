@@ -1,0 +1,14 @@
+export { ObanModule } from './oban.module';
+export { Oban, type InsertAllEntry } from './oban.service';
+export type { QueueState } from './oban.runtime';
+export { Worker, getWorkerMetadata } from './worker/worker.decorator';
+export type { ObanWorker, PerformContext } from './worker/worker.interface';
+export type { WorkerOptions } from './worker/worker-options';
+export { type Job, type JobArgs, type JobError, type JobState, JOB_STATES } from './job';
+export { JobCancel, JobSnooze, cancel, snooze } from './outcomes';
+export type { InsertOptions, JobOptions } from './engine/insert-row';
+export type { ListJobsFilter } from './engine/engine';
+export type { ObanModuleAsyncOptions, ObanModuleOptions, ObanOptionsFactory, QueueOption } from './config/options';
+export { ObanConfigError, ObanError, ObanValidationError } from './errors';
+export { JobCancelledError, JobTimeoutError } from './queue/abort-reasons';
+export { OBAN_SCHEMA_VERSION, obanMigrations } from '../migrations';

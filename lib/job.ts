@@ -1,0 +1,86 @@
+/** The states of Oban's job lifecycle, as stored in `oban_jobs.state`. */
+export const JOB_STATES = [
+  'scheduled',
+  'available',
+  'executing',
+  'retryable',
+  'completed',
+  'discarded',
+  'cancelled',
+] as const;
+
+export type JobState = (typeof JOB_STATES)[number];
+
+/** States a job never leaves on its own. */
+export const FINAL_STATES: readonly JobState[] = ['completed', 'discarded', 'cancelled'];
+
+/** One failed attempt, appended to `oban_jobs.errors`. */
+export interface JobError {
+  attempt: number;
+  /** ISO-8601 time of the failure. */
+  at: string;
+  /** `Name: message` of the error. */
+  error: string;
+  stack?: string;
+}
+
+export type JobArgs = Record<string, unknown>;
+
+/** A row of `oban_jobs`, as returned by `Oban.insert`, `getJob`, `listJobs` and passed to `perform`. */
+export interface Job<Args = JobArgs, Result = unknown> {
+  id: number;
+  state: JobState;
+  queue: string;
+  worker: string;
+  args: Args;
+  meta: Record<string, unknown>;
+  tags: string[];
+  errors: JobError[];
+  /** The value `perform` returned, once the job completed. */
+  result: Result | null;
+  attempt: number;
+  maxAttempts: number;
+  priority: number;
+  insertedAt: Date;
+  scheduledAt: Date;
+  attemptedAt: Date | null;
+  attemptedBy: string[];
+  completedAt: Date | null;
+  discardedAt: Date | null;
+  cancelledAt: Date | null;
+}
+
+/** Maps a raw `oban_jobs` row (snake_case, bigint as string) to a `Job`. */
+export function jobFromRow(row: Record<string, any>): Job {
+  return {
+    id: Number(row.id),
+    state: row.state,
+    queue: row.queue,
+    worker: row.worker,
+    args: row.args ?? {},
+    meta: row.meta ?? {},
+    tags: row.tags ?? [],
+    errors: parseErrors(row.errors),
+    result: row.result ?? null,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    priority: row.priority,
+    insertedAt: toDate(row.inserted_at)!,
+    scheduledAt: toDate(row.scheduled_at)!,
+    attemptedAt: toDate(row.attempted_at),
+    attemptedBy: row.attempted_by ?? [],
+    completedAt: toDate(row.completed_at),
+    discardedAt: toDate(row.discarded_at),
+    cancelledAt: toDate(row.cancelled_at),
+  };
+}
+
+function parseErrors(errors: unknown): JobError[] {
+  if (!Array.isArray(errors)) return [];
+  return errors.map((e) => (typeof e === 'string' ? JSON.parse(e) : e));
+}
+
+function toDate(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  return value instanceof Date ? value : new Date(value as string);
+}

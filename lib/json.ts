@@ -1,0 +1,60 @@
+/**
+ * Checks that a value survives JSON.stringify unchanged in meaning, and says
+ * where it does not. JSON.stringify itself silently turns NaN into null, a Map
+ * into {} and drops functions; a job's args must never lose data that way.
+ *
+ * Returns null when the value is fine, else a message naming the path.
+ */
+export function findNonJson(value: unknown, path: string): string | null {
+  return check(value, path, new Set());
+}
+
+function check(value: unknown, path: string, seen: Set<object>): string | null {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return null;
+    case 'number':
+      return Number.isFinite(value) ? null : `${path} is ${value}, which JSON cannot represent`;
+    case 'bigint':
+      return `${path} is a BigInt (${value}n); JSON has no BigInt: pass it as a string or number`;
+    case 'function':
+      return `${path} is a function; only JSON data can be stored`;
+    case 'symbol':
+      return `${path} is a Symbol; only JSON data can be stored`;
+    case 'undefined':
+      return null; // dropped from objects by JSON, as callers expect
+  }
+  if (value === null) return null;
+  const obj = value as object;
+  if (typeof (obj as any).toJSON === 'function') return null; // Date, Buffer, ...
+  if (obj instanceof Map || obj instanceof Set || obj instanceof WeakMap || obj instanceof WeakSet) {
+    return `${path} is a ${obj.constructor.name}, which JSON turns into {}: convert it to an object or array`;
+  }
+  if (obj instanceof RegExp) return `${path} is a RegExp, which JSON turns into {}`;
+  if (obj instanceof Promise) return `${path} is a Promise; await it before storing the value`;
+  if (seen.has(obj)) return `${path} refers back to itself (a cycle); JSON cannot represent cycles`;
+  seen.add(obj);
+  try {
+    if (Array.isArray(obj)) {
+      for (let i = 0; i < obj.length; i++) {
+        const problem = check(obj[i], `${path}[${i}]`, seen);
+        if (problem) return problem;
+      }
+      return null;
+    }
+    for (const key of Object.keys(obj)) {
+      const problem = check((obj as any)[key], `${path}.${key}`, seen);
+      if (problem) return problem;
+    }
+    return null;
+  } finally {
+    seen.delete(obj);
+  }
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

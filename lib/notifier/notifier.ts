@@ -1,0 +1,96 @@
+import type { Logger } from '@nestjs/common';
+import type { Database, ListenConnection, Notification } from '../db/database';
+
+/**
+ * Holds one LISTEN connection and keeps it: when it drops (network, a killed
+ * backend, a restarted server) it reconnects with backoff, LISTENs again and
+ * reports the reconnect, so the node can poll for what it may have missed.
+ */
+export class Notifier {
+  private connection: ListenConnection | undefined;
+  private stopped = true;
+  private attempts = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly handlers = new Map<string, Array<(payload: string) => void>>();
+  private readonly reconnectHandlers: Array<() => void> = [];
+
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+  ) {}
+
+  get connected(): boolean {
+    return this.connection !== undefined;
+  }
+
+  on(channel: string, handler: (payload: string) => void): void {
+    const list = this.handlers.get(channel) ?? [];
+    list.push(handler);
+    this.handlers.set(channel, list);
+  }
+
+  onReconnect(handler: () => void): void {
+    this.reconnectHandlers.push(handler);
+  }
+
+  /** Connects; if that fails the node still starts (polling covers) and keeps trying. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.connect(false);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.close();
+  }
+
+  private async connect(isReconnect: boolean): Promise<void> {
+    let connection: ListenConnection | undefined;
+    try {
+      connection = await this.db.connectListener();
+      connection.onNotification((n) => this.dispatch(n));
+      connection.onEnd((error) => this.lost(connection!, error));
+      await connection.listen([...this.handlers.keys()]);
+    } catch (error) {
+      await connection?.close();
+      this.lost(undefined, error as Error);
+      return;
+    }
+    if (this.stopped) {
+      await connection.close();
+      return;
+    }
+    this.connection = connection;
+    if (this.attempts > 0) this.logger.log(`notification connection restored after ${this.attempts} attempt(s)`);
+    this.attempts = 0;
+    if (isReconnect) for (const handler of this.reconnectHandlers) handler();
+  }
+
+  private lost(connection: ListenConnection | undefined, error?: Error): void {
+    if (connection && this.connection !== connection) return;
+    this.connection = undefined;
+    if (this.stopped) return;
+    this.attempts++;
+    if (this.attempts === 1 || this.attempts % 20 === 0) {
+      this.logger.warn(
+        `notification connection lost${error ? ` (${error.message})` : ''}; reconnecting, polling meanwhile`,
+      );
+    }
+    clearTimeout(this.reconnectTimer);
+    const delay = Math.min(5_000, 100 * 2 ** Math.min(this.attempts - 1, 6));
+    this.reconnectTimer = setTimeout(() => void this.connect(true), delay);
+  }
+
+  private dispatch(notification: Notification): void {
+    for (const handler of this.handlers.get(notification.channel) ?? []) {
+      try {
+        handler(notification.payload);
+      } catch (error) {
+        this.logger.error(`handling a notification on ${notification.channel} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,201 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { EntityManager } from 'typeorm';
+import type { ObanConfig } from './config/config';
+import type { Queryable, Statement } from './db/database';
+import { Engine, type ListJobsFilter } from './engine/engine';
+import { type InsertOptions, type JobOptions, buildInsertRow } from './engine/insert-row';
+import { ObanError, ObanValidationError } from './errors';
+import type { Job, JobArgs } from './job';
+import { ObanRuntime, type QueueState } from './oban.runtime';
+import { OBAN_CONFIG } from './oban.tokens';
+import { type Signal, SignalBus } from './signals';
+import type { ObanWorker, WorkerClass } from './worker/worker.interface';
+import { WorkerRegistry } from './worker/worker-registry';
+
+type ArgsOf<W> = W extends ObanWorker<infer A, any> ? A : JobArgs;
+type ResultOf<W> = W extends ObanWorker<any, infer R> ? R : unknown;
+
+/** One entry of `insertAll`. */
+export type InsertAllEntry<W extends ObanWorker<any, any> = ObanWorker<any, any>> = JobOptions & {
+  worker: (abstract new (...args: any[]) => W) | string;
+  args: ArgsOf<W>;
+};
+
+/**
+ * The API for enqueueing and controlling jobs and queues. Inject it anywhere:
+ *
+ *   constructor(private readonly oban: Oban) {}
+ *   await this.oban.insert(HashWorker, { rounds: 1000 }, { scheduleIn: 60 });
+ */
+@Injectable()
+export class Oban {
+  private readonly localQueues: Set<string>;
+
+  constructor(
+    @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
+    private readonly engine: Engine,
+    private readonly registry: WorkerRegistry,
+    private readonly signals: SignalBus,
+    private readonly moduleRef: ModuleRef,
+  ) {
+    this.localQueues = new Set(config.queues.map((q) => q.name));
+  }
+
+  /** Stores a job and returns it. With `manager`, it joins that TypeORM transaction. */
+  insert<W extends ObanWorker<any, any>>(
+    worker: abstract new (...args: any[]) => W,
+    args: ArgsOf<W>,
+    options?: InsertOptions,
+  ): Promise<Job<ArgsOf<W>, ResultOf<W>>>;
+  insert(worker: string, args: JobArgs, options?: InsertOptions): Promise<Job>;
+  async insert(worker: WorkerClass | string, args: unknown, options: InsertOptions = {}): Promise<Job<any, any>> {
+    const where = `insert(${workerLabel(worker)})`;
+    const row = this.buildRow(worker, args, options, where);
+    const [job] = await this.engine.insertJobs([row], this.via(options.manager, where));
+    return job;
+  }
+
+  /** Stores many jobs in one statement (one round trip) and returns them in input order. */
+  async insertAll(entries: InsertAllEntry[], options: { manager?: EntityManager } = {}): Promise<Job[]> {
+    if (!Array.isArray(entries))
+      throw new ObanValidationError('insertAll: expected an array of { worker, args, ...options }');
+    const rows = entries.map((entry, i) => {
+      const where = `insertAll[${i}] (${workerLabel(entry?.worker)})`;
+      if (typeof entry !== 'object' || entry === null)
+        throw new ObanValidationError(`${where}: expected { worker, args }`);
+      const { worker, args, ...jobOptions } = entry;
+      if ('manager' in jobOptions) {
+        throw new ObanValidationError(`${where}: pass manager once, as insertAll(entries, { manager })`);
+      }
+      return this.buildRow(worker, args, jobOptions, where);
+    });
+    return this.engine.insertJobs(rows, this.via(options.manager, 'insertAll'));
+  }
+
+  getJob(id: number): Promise<Job | null> {
+    return this.engine.getJob(checkId(id, 'getJob'));
+  }
+
+  listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
+    return this.engine.listJobs(filter);
+  }
+
+  /**
+   * Cancels a job that has not finished; a running one is stopped on the node
+   * running it. Returns the job as it is now, or null if there is no such job.
+   */
+  async cancelJob(id: number): Promise<Job | null> {
+    checkId(id, 'cancelJob');
+    const cancelled = await this.engine.cancelJob(id);
+    if (cancelled) {
+      this.signals.emit({ action: 'pkill', job_id: id });
+      return cancelled;
+    }
+    return this.engine.getJob(id);
+  }
+
+  /**
+   * Runs a job again now (not when it is available or executing already),
+   * giving it one more attempt if it used them all. Returns the job, or null.
+   */
+  async retryJob(id: number): Promise<Job | null> {
+    checkId(id, 'retryJob');
+    return (await this.engine.retryJob(id)) ?? this.engine.getJob(id);
+  }
+
+  /** Deletes a job; false if there was none. A running job must be cancelled first. */
+  async deleteJob(id: number): Promise<boolean> {
+    const { state, deleted } = await this.engine.deleteJob(checkId(id, 'deleteJob'));
+    if (state === 'executing') {
+      throw new ObanError(`deleteJob(${id}): the job is executing; cancel it first (cancelJob) or wait for it`);
+    }
+    return deleted;
+  }
+
+  /** Stops every node from starting jobs of `queue`; running jobs finish. */
+  async pauseQueue(queue: string): Promise<void> {
+    await this.signal({ action: 'pause', queue: this.requireKnownQueue(queue, 'pauseQueue') });
+  }
+
+  async resumeQueue(queue: string): Promise<void> {
+    await this.signal({ action: 'resume', queue: this.requireKnownQueue(queue, 'resumeQueue') });
+  }
+
+  /** Sets the queue's limit on every node that runs it. */
+  async scaleQueue(queue: string, limit: number): Promise<void> {
+    this.requireKnownQueue(queue, 'scaleQueue');
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new ObanValidationError(`scaleQueue('${queue}'): limit must be a whole number >= 1, got ${String(limit)}`);
+    }
+    await this.signal({ action: 'scale', queue, limit });
+  }
+
+  /** How `queue` runs on this node (limit, paused, running jobs), or null if this node does not run it. */
+  checkQueue(queue: string): QueueState | null {
+    return this.moduleRef.get(ObanRuntime, { strict: false }).queueState(queue);
+  }
+
+  private async signal(signal: Signal): Promise<void> {
+    await this.engine.signal(signal);
+    this.signals.emit(signal);
+  }
+
+  private buildRow(worker: WorkerClass | string, args: unknown, options: JobOptions, where: string) {
+    if (typeof worker !== 'string' && typeof worker !== 'function') {
+      throw new ObanValidationError(`${where}: worker must be a @Worker class or a worker name, got ${typeof worker}`);
+    }
+    const resolved = this.registry.resolve(worker, where);
+    return buildInsertRow(
+      resolved,
+      args,
+      options,
+      (queue) => queue === resolved.metadata?.queue || this.isKnownQueue(queue),
+      where,
+    );
+  }
+
+  private isKnownQueue(queue: string): boolean {
+    return this.localQueues.has(queue) || this.registry.declaredQueues().has(queue);
+  }
+
+  private requireKnownQueue(queue: string, where: string): string {
+    if (typeof queue !== 'string' || !this.isKnownQueue(queue)) {
+      throw new ObanValidationError(
+        `${where}: unknown queue ${JSON.stringify(queue)}; known queues: ${[...this.knownQueues()].join(', ') || 'none'}`,
+      );
+    }
+    return queue;
+  }
+
+  private knownQueues(): Set<string> {
+    return new Set([...this.localQueues, ...this.registry.declaredQueues()]);
+  }
+
+  /** The Queryable an insert runs on: the transaction's when a manager is given. */
+  private via(manager: EntityManager | undefined, where: string): Queryable | undefined {
+    if (manager === undefined) return undefined;
+    if (typeof manager?.query !== 'function') {
+      throw new ObanValidationError(
+        `${where}: manager must be a TypeORM EntityManager (the one your transaction callback receives)`,
+      );
+    }
+    return {
+      query: (statement: Statement | string, values?: unknown[]) =>
+        manager.query(typeof statement === 'string' ? statement : statement.text, values),
+    };
+  }
+}
+
+function workerLabel(worker: unknown): string {
+  if (typeof worker === 'string') return `'${worker}'`;
+  if (typeof worker === 'function') return worker.name || 'anonymous class';
+  return String(worker);
+}
+
+function checkId(id: unknown, where: string): number {
+  if (!Number.isSafeInteger(id) || (id as number) < 1) {
+    throw new ObanValidationError(`${where}: job id must be a positive integer, got ${String(id)}`);
+  }
+  return id as number;
+}

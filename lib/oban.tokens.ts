@@ -1,0 +1,6 @@
+/** Injection tokens. */
+export const OBAN_MODULE_OPTIONS = Symbol.for('nest-oban.module-options');
+export const OBAN_CONFIG = Symbol.for('nest-oban.config');
+export const OBAN_DATABASE = Symbol.for('nest-oban.database');
+/** The file that called `ObanModule.forRoot()`; worker processes load the app's modules from there. */
+export const OBAN_ROOT_FILE = Symbol.for('nest-oban.root-file');

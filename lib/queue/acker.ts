@@ -1,0 +1,83 @@
+import type { Logger } from '@nestjs/common';
+import type { AckRow, Engine } from '../engine/engine';
+
+const MAX_BATCH = 2_000;
+
+/**
+ * Writes attempt outcomes in batches: outcomes that arrive while a write is
+ * under way go out together in the next one, so under load one UPDATE (and one
+ * commit) records many jobs, while an idle node still writes at once. A failed
+ * write keeps its rows and retries; nothing is dropped.
+ */
+export class Acker {
+  private pending: AckRow[] = [];
+  private scheduled = false;
+  private writing: Promise<void> | undefined;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly logger: Logger,
+  ) {}
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  ack(row: AckRow): void {
+    this.pending.push(row);
+    this.schedule();
+  }
+
+  /** Writes everything pending; gives up (leaving rows for rescue) after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    while ((this.pending.length > 0 || this.writing) && Date.now() < deadline) {
+      if (this.writing) await this.writing;
+      else await this.write().catch(() => new Promise((r) => setTimeout(r, 100)));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing || this.retryTimer) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.write().catch(() => this.retryLater());
+    });
+  }
+
+  private write(): Promise<void> {
+    const batch = this.pending.splice(0, MAX_BATCH);
+    if (batch.length === 0) return Promise.resolve();
+    this.writing = this.engine.ackJobs(batch).then(
+      () => {
+        this.writing = undefined;
+        this.failures = 0;
+        if (this.pending.length > 0) this.schedule();
+      },
+      (error) => {
+        this.writing = undefined;
+        this.pending.unshift(...batch);
+        this.failures++;
+        if (this.failures === 1 || this.failures % 20 === 0) {
+          this.logger.error(`recording ${batch.length} job outcome(s) failed (will retry): ${error.message}`);
+        }
+        throw error;
+      },
+    );
+    return this.writing;
+  }
+
+  private retryLater(): void {
+    const delay = Math.min(5_000, 50 * 2 ** Math.min(this.failures, 7));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.schedule();
+    }, delay);
+    this.retryTimer.unref();
+  }
+}

@@ -1,0 +1,121 @@
+import type { Logger } from '@nestjs/common';
+import type { Job } from '../job';
+import type { RegisteredWorker, WorkerRegistry } from '../worker/worker-registry';
+import type { Acker } from './acker';
+import { defaultBackoff } from './backoff';
+import { JobCancelledError, JobTimeoutError, ShutdownError } from './abort-reasons';
+import type { JobRunner } from './job-runner';
+import { type Outcome, errorInfo, toAckRow } from './outcome';
+
+/**
+ * Runs claimed jobs: picks the runner (main process, or the worker-process
+ * pool for `cpu: true`), enforces the timeout, turns what happened into an
+ * outcome and hands it to the acker. Knows every job running on this node, so
+ * a cancel signal or shutdown can stop them.
+ */
+export class Executor {
+  private readonly running = new Map<number, AbortController>();
+
+  constructor(
+    private readonly registry: WorkerRegistry,
+    private readonly acker: Acker,
+    private readonly inProcess: JobRunner,
+    private readonly pool: JobRunner | undefined,
+    private readonly node: string,
+    private readonly logger: Logger,
+  ) {}
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Runs one claimed job; resolves (never rejects) when its slot is free again. */
+  async execute(job: Job): Promise<void> {
+    const worker = this.registry.get(job.worker);
+    if (!worker) {
+      this.acker.ack(
+        toAckRow(job, {
+          kind: 'discarded',
+          error: {
+            message:
+              `UnknownWorkerError: no @Worker named '${job.worker}' is registered on node ${this.node}, ` +
+              `which runs queue '${job.queue}'; the job was discarded (retry it with Oban.retryJob once the worker is deployed)`,
+          },
+        }),
+      );
+      return;
+    }
+    const controller = new AbortController();
+    this.running.set(job.id, controller);
+    try {
+      const outcome = await this.attempt(job, worker, controller);
+      if (outcome) this.acker.ack(toAckRow(job, outcome, outcome.kind === 'failed' ? this.backoff(job, worker) : 0));
+    } catch (error) {
+      this.logger.error(`job ${job.id} (${job.worker}) could not be recorded: ${errorInfo(error).message}`);
+    } finally {
+      this.running.delete(job.id);
+    }
+  }
+
+  /** Stops a job running here because it was cancelled; true if it was running here. */
+  kill(jobId: number): boolean {
+    const controller = this.running.get(jobId);
+    if (!controller) return false;
+    controller.abort(new JobCancelledError(jobId));
+    return true;
+  }
+
+  /** Aborts every job still running (shutdown past its grace period). */
+  abortAll(): void {
+    for (const controller of this.running.values()) controller.abort(new ShutdownError());
+  }
+
+  private attempt(job: Job, worker: RegisteredWorker, controller: AbortController): Promise<Outcome | null> {
+    const runner = worker.options.cpu && this.pool ? this.pool : this.inProcess;
+    const timeout = this.timeout(job, worker);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (outcome: Outcome | null) => {
+        clearTimeout(timer);
+        controller.signal.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      };
+      // An aborted attempt is over for the queue at once, whether or not its code stops.
+      const onAbort = () => {
+        const reason = controller.signal.reason;
+        if (reason instanceof JobTimeoutError) settle({ kind: 'failed', error: errorInfo(reason) });
+        else settle(null); // cancelled: the row already says so; shutdown: left for rescue
+      };
+      controller.signal.addEventListener('abort', onAbort);
+      if (timeout !== undefined) {
+        timer = setTimeout(() => controller.abort(new JobTimeoutError(worker.name, job.id, timeout)), timeout);
+      }
+      runner.run(job, worker, controller.signal).then(
+        (outcome) => !controller.signal.aborted && settle(outcome),
+        (error) => !controller.signal.aborted && settle({ kind: 'failed', error: errorInfo(error) }),
+      );
+    });
+  }
+
+  private timeout(job: Job, worker: RegisteredWorker): number | undefined {
+    const fromMethod = worker.instance.timeout?.(job);
+    return fromMethod ?? worker.options.timeout;
+  }
+
+  private backoff(job: Job, worker: RegisteredWorker): number {
+    try {
+      const custom = worker.instance.backoff
+        ? worker.instance.backoff(job)
+        : typeof worker.options.backoff === 'function'
+          ? worker.options.backoff(job)
+          : worker.options.backoff;
+      if (custom !== undefined) {
+        if (Number.isFinite(custom) && custom >= 0) return custom;
+        this.logger.warn(`${worker.name}: backoff returned ${String(custom)}, not seconds >= 0; using the default`);
+      }
+    } catch (error) {
+      this.logger.warn(`${worker.name}: backoff threw (${errorInfo(error).message}); using the default`);
+    }
+    return defaultBackoff(job.attempt, job.maxAttempts);
+  }
+}

@@ -1,0 +1,24 @@
+import type { Job } from '../job';
+import type { RegisteredWorker } from '../worker/worker-registry';
+import { outcomeOfError, outcomeOfReturn } from './attempt';
+import type { Outcome } from './outcome';
+
+/** Runs one attempt of a job somewhere: in this process, or in a worker process. */
+export interface JobRunner {
+  /**
+   * Resolves with the attempt's outcome. When `signal` aborts, the caller stops
+   * waiting; a runner that can stop the work (a worker process) does so.
+   */
+  run(job: Job, worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome>;
+}
+
+/** Calls `perform` on the worker instance in the main process. */
+export class InProcessRunner implements JobRunner {
+  async run(job: Job, worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome> {
+    try {
+      return outcomeOfReturn(await worker.instance.perform(job, { signal }), worker.name);
+    } catch (error) {
+      return outcomeOfError(error);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { downV1, upV1 } from './v1';
+
+/**
+ * nest-oban's schema versions. Each version's SQL is idempotent, so running a
+ * version twice (say by `migrate: true` and by the app's own TypeORM
+ * migrations) is harmless. The version reached is kept as the comment of
+ * `oban_jobs`, as Oban does.
+ */
+export interface ObanSchemaVersion {
+  version: number;
+  up(schema: string): string[];
+  down(schema: string): string[];
+}
+
+export const OBAN_SCHEMA_VERSIONS: readonly ObanSchemaVersion[] = [{ version: 1, up: upV1, down: downV1 }];
+
+export const OBAN_SCHEMA_VERSION = OBAN_SCHEMA_VERSIONS.length;
+
+type Runner = { query(sql: string): Promise<unknown> };
+
+export function quoteSchema(prefix: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
+    throw new Error(`nest-oban: prefix ${JSON.stringify(prefix)} is not a plain schema name (letters, digits, '_')`);
+  }
+  return `"${prefix}"`;
+}
+
+export async function applyVersionUp(runner: Runner, version: ObanSchemaVersion, prefix: string): Promise<void> {
+  const schema = quoteSchema(prefix);
+  for (const sql of version.up(schema)) await runner.query(sql);
+  await runner.query(`COMMENT ON TABLE ${schema}.oban_jobs IS '${version.version}'`);
+}
+
+export async function applyVersionDown(runner: Runner, version: ObanSchemaVersion, prefix: string): Promise<void> {
+  const schema = quoteSchema(prefix);
+  for (const sql of version.down(schema)) await runner.query(sql);
+  if (version.version > 1) await runner.query(`COMMENT ON TABLE ${schema}.oban_jobs IS '${version.version - 1}'`);
+}
+
+/**
+ * TypeORM migration classes, one per schema version, for an app that runs its
+ * own migrations:
+ *
+ *   new DataSource({ ..., migrations: [...obanMigrations()] })
+ *
+ * Pass the same `prefix` (schema) as to `ObanModule.forRoot()` if not `public`.
+ */
+export function obanMigrations(prefix = 'public'): Array<new () => MigrationInterface> {
+  quoteSchema(prefix);
+  const suffix = prefix === 'public' ? '' : `_${prefix}`;
+  return OBAN_SCHEMA_VERSIONS.map((version) => {
+    // TypeORM orders migrations by the 13-digit timestamp ending the name.
+    const name = `ObanV${version.version}${suffix}${1732406400000 + version.version}`;
+    return class implements MigrationInterface {
+      name = name;
+      async up(queryRunner: QueryRunner): Promise<void> {
+        await applyVersionUp(queryRunner, version, prefix);
+      }
+      async down(queryRunner: QueryRunner): Promise<void> {
+        await applyVersionDown(queryRunner, version, prefix);
+      }
+    };
+  });
+}
