@@ -1,0 +1,116 @@
+import { type BenchPlan, type Cell, type ChildMessage, type SystemName, stepsFor } from './plan';
+import { JobTracker, measureDrain, measureInsert, measureLatency, median, percentile } from './measure';
+import type { BenchSystem } from './system';
+
+/**
+ * One system's part of the bench, in a process of its own so that no library
+ * shares a heap, an event loop or a connection pool with another. Started by
+ * run.ts with the plan as JSON in argv; reports over IPC.
+ */
+async function main(): Promise<void> {
+  const system = process.argv[2] as SystemName;
+  const plan = JSON.parse(process.argv[3]) as BenchPlan;
+  const adapter = load(system, plan.databaseUrl);
+  const send = (message: ChildMessage) => process.send!(message);
+  const steps = stepsFor(system, plan);
+  let stepIndex = 0;
+  const step = (expected: string) => {
+    if (steps[stepIndex] !== expected)
+      throw new Error(`bench plan out of step: '${expected}' vs '${steps[stepIndex]}'`);
+    stepIndex++;
+    send({ type: 'step', label: expected });
+  };
+  const progress = (fraction: number) => send({ type: 'progress', fraction });
+  const cell = (c: Omit<Cell, 'system'>) => send({ type: 'cell', cell: { system, ...c } });
+
+  send({ type: 'info', system, settings: adapter.settings, completedRows: adapter.completedRows });
+  const tracker = new JobTracker();
+  await adapter.setup(tracker.onJob);
+  try {
+    step('warm-up');
+    await measureDrain(adapter, tracker, Math.min(2_000, plan.jobs), 10, plan.drainTimeboxMs / 4, progress);
+
+    const inserts: number[] = [];
+    for (let r = 1; r <= plan.runs; r++) {
+      step(`insert ${plan.jobs} bulk, run ${r}/${plan.runs}`);
+      inserts.push(await measureInsert(adapter, plan.jobs));
+    }
+    cell({ row: 'insert', value: median(inserts), runs: inserts });
+
+    for (const c of plan.concurrencies) {
+      const rates: number[] = [];
+      let note: string | undefined;
+      for (let r = 1; r <= plan.runs; r++) {
+        step(`drain ${plan.jobs} at ${c}, run ${r}/${plan.runs}`);
+        if (note) continue; // a time-boxed rate is steady already; don't spend another box on it
+        const result = await measureDrain(adapter, tracker, plan.jobs, c, plan.drainTimeboxMs, progress);
+        rates.push(result.done / result.seconds);
+        if (result.timedOut) {
+          note = `drain at ${c} time-boxed: ${result.done} of ${plan.jobs} jobs in ${Math.round(result.seconds)} s`;
+        }
+      }
+      cell({ row: `drain${c}`, value: median(rates), runs: rates, note });
+    }
+
+    step(`latency, ${plan.latencySamples} single inserts`);
+    const latency = await measureLatency(
+      adapter,
+      tracker,
+      plan.latencySamples,
+      plan.latencyConcurrency,
+      plan.latencyTimeboxMs,
+      progress,
+    );
+    const n = latency.samples.length;
+    const note = latency.timedOut
+      ? `latency time-boxed at ${plan.latencyTimeboxMs / 1000} s: ${n} of ${plan.latencySamples} samples`
+      : undefined;
+    for (const p of [50, 95, 99]) cell({ row: `p${p}`, value: percentile(latency.samples, p), note });
+
+    if (system === 'nest-oban') {
+      const insertAll: number[] = [];
+      for (let r = 1; r <= plan.runs; r++) {
+        step(`insertAll ${plan.coreJobs}, run ${r}/${plan.runs}`);
+        insertAll.push(await measureInsert(adapter, plan.coreJobs));
+      }
+      cell({ row: 'coreInsertAll', value: median(insertAll), runs: insertAll });
+      const drains: number[] = [];
+      for (let r = 1; r <= plan.runs; r++) {
+        step(`drain ${plan.coreJobs} at limit ${plan.coreLimit}, run ${r}/${plan.runs}`);
+        const result = await measureDrain(
+          adapter,
+          tracker,
+          plan.coreJobs,
+          plan.coreLimit,
+          plan.drainTimeboxMs,
+          progress,
+        );
+        drains.push(result.done / result.seconds);
+      }
+      cell({ row: 'coreDrain', value: median(drains), runs: drains });
+    }
+  } finally {
+    await adapter.teardown();
+  }
+  // Exit once the parent has the message: some libraries keep timers that would hold the process.
+  process.send!({ type: 'done' } satisfies ChildMessage, () => process.exit(0));
+}
+
+/** Loads only the library under test into this process. */
+function load(system: SystemName, url: string): BenchSystem {
+  switch (system) {
+    case 'nest-oban':
+      return new (require('./systems/nest-oban') as typeof import('./systems/nest-oban')).NestObanSystem(url);
+    case 'graphile-worker':
+      return new (
+        require('./systems/graphile-worker') as typeof import('./systems/graphile-worker')
+      ).GraphileWorkerSystem(url);
+    case 'pg-boss':
+      return new (require('./systems/pg-boss') as typeof import('./systems/pg-boss')).PgBossSystem(url);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+import 'reflect-metadata';
+import { type INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { randomBytes } from 'node:crypto';
+import { Pool } from 'pg';
+import { type Job, Oban, ObanModule, Worker } from '../../lib';
+import type { BenchSystem } from '../system';
+
+let onJob: (key: number) => void = () => undefined;
+
+@Worker({ queue: 'bench' })
+class NoopWorker {
+  perform(job: Job<{ key: number }>) {
+    onJob(job.args.key);
+  }
+}
+
+@Module({ providers: [NoopWorker] })
+class NoopModule {}
+
+/**
+ * nest-oban at its defaults: `forRoot({ connection, prefix, migrate, queues })`
+ * and nothing else. One Nest application context per concurrency, booted with
+ * the queue paused so the jobs can be stored first; the drain starts at
+ * `resumeQueue`.
+ */
+export class NestObanSystem implements BenchSystem {
+  readonly name = 'nest-oban';
+  readonly settings = 'forRoot defaults (pool 10, stageInterval 1 s); queue limit = concurrency';
+  readonly pollCycleMs = 0;
+  readonly completedRows = 'kept (state completed, with result)';
+  private readonly prefix = `bench_oban_${randomBytes(3).toString('hex')}`;
+  private readonly observer: Pool;
+  private app: INestApplicationContext | undefined;
+
+  constructor(private readonly url: string) {
+    this.observer = new Pool({ connectionString: url, max: 2 });
+  }
+
+  private get oban(): Oban {
+    return this.app!.get(Oban);
+  }
+
+  async setup(callback: (key: number) => void): Promise<void> {
+    onJob = callback;
+    await this.boot({ bench: { limit: 10, paused: true } });
+  }
+
+  async insertBulk(from: number, count: number): Promise<void> {
+    const entries = Array.from({ length: count }, (_, i) => ({ worker: NoopWorker, args: { key: from + i } }));
+    await this.oban.insertAll(entries);
+  }
+
+  async insertOne(key: number): Promise<void> {
+    await this.oban.insert(NoopWorker, { key });
+  }
+
+  async prepareWorkers(concurrency: number): Promise<void> {
+    await this.boot({ bench: { limit: concurrency, paused: true } });
+  }
+
+  async startWorkers(): Promise<void> {
+    await this.oban.resumeQueue('bench');
+  }
+
+  async stopWorkers(): Promise<void> {
+    await this.oban.pauseQueue('bench');
+  }
+
+  async remaining(): Promise<number> {
+    const { rows } = await this.observer.query(
+      `SELECT count(*)::int AS n FROM "${this.prefix}".oban_jobs WHERE state NOT IN ('completed', 'discarded', 'cancelled')`,
+    );
+    return rows[0].n;
+  }
+
+  async clear(): Promise<void> {
+    await this.observer.query(`TRUNCATE "${this.prefix}".oban_jobs`);
+  }
+
+  async teardown(): Promise<void> {
+    await this.app?.close();
+    this.app = undefined;
+    await this.observer.query(`DROP SCHEMA IF EXISTS "${this.prefix}" CASCADE`);
+    await this.observer.end();
+  }
+
+  /** Replaces the running app with one whose queue has the given settings. */
+  private async boot(queues: Record<string, { limit: number; paused: boolean }>): Promise<void> {
+    await this.app?.close();
+    @Module({
+      imports: [ObanModule.forRoot({ connection: this.url, prefix: this.prefix, migrate: true, queues }), NoopModule],
+    })
+    class BenchRootModule {}
+    this.app = await NestFactory.createApplicationContext(BenchRootModule, { logger: ['error', 'warn'] });
+  }
+}
