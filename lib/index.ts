@@ -8,7 +8,13 @@ export { type Job, type JobArgs, type JobError, type JobState, JOB_STATES } from
 export { JobCancel, JobSnooze, cancel, snooze } from './outcomes';
 export type { InsertOptions, JobOptions } from './engine/insert-row';
 export type { ListJobsFilter } from './engine/engine';
-export type { ObanModuleAsyncOptions, ObanModuleOptions, ObanOptionsFactory, QueueOption } from './config/options';
+export type {
+  ObanModuleAsyncOptions,
+  ObanModuleOptions,
+  ObanOptionsFactory,
+  QueueOption,
+  TestingMode,
+} from './config/options';
 export { ObanConfigError, ObanError, ObanValidationError } from './errors';
 export { JobCancelledError, JobTimeoutError } from './queue/abort-reasons';
 export { OBAN_SCHEMA_VERSION, obanMigrations } from '../migrations';

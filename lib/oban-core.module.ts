@@ -55,6 +55,7 @@ export class ObanCoreModule {
           useFactory: async (config: ObanConfig) => {
             const db = await connectDatabase(config);
             try {
+              if (db.kind === 'none') return db;
               if (config.migrate) await migrate(db, config.prefix);
               else await assertSchemaCurrent(db, config.prefix);
             } catch (error) {

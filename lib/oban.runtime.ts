@@ -73,6 +73,11 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async start(): Promise<void> {
     const { config, engine } = this;
+    if (config.testing !== 'disabled') {
+      // Tests drive jobs themselves (inline at insert, or drainQueue): no queue runs here.
+      this.logger.log(`testing: '${config.testing}': queues do not run on this node (${this.db.description})`);
+      return;
+    }
     for (const q of config.queues) {
       const deps = { engine, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
       this.producers.set(q.name, new Producer(q.name, q.limit, q.paused, deps));

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import type { ObanConfig } from './config/config';
@@ -8,10 +8,21 @@ import { type InsertOptions, type JobOptions, buildInsertRow } from './engine/in
 import { ObanError, ObanValidationError } from './errors';
 import type { Job, JobArgs } from './job';
 import { ObanRuntime, type QueueState } from './oban.runtime';
+import { InlineRunner } from './queue/inline';
 import { OBAN_CONFIG } from './oban.tokens';
 import { type Signal, SignalBus } from './signals';
 import type { ObanWorker, WorkerClass } from './worker/worker.interface';
 import { WorkerRegistry } from './worker/worker-registry';
+
+/** Key of the accessor nest-oban/testing uses to reach the engine; not part of the public API. */
+export const OBAN_INTERNALS = Symbol.for('nest-oban.internals');
+
+/** What nest-oban/testing drives. */
+export interface ObanInternals {
+  config: ObanConfig;
+  engine: Engine;
+  registry: WorkerRegistry;
+}
 
 type ArgsOf<W> = W extends ObanWorker<infer A, any> ? A : JobArgs;
 type ResultOf<W> = W extends ObanWorker<any, infer R> ? R : unknown;
@@ -31,6 +42,7 @@ export type InsertAllEntry<W extends ObanWorker<any, any> = ObanWorker<any, any>
 @Injectable()
 export class Oban {
   private readonly localQueues: Set<string>;
+  private readonly inline: InlineRunner | undefined;
 
   constructor(
     @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
@@ -40,6 +52,12 @@ export class Oban {
     private readonly moduleRef: ModuleRef,
   ) {
     this.localQueues = new Set(config.queues.map((q) => q.name));
+    if (config.testing === 'inline') this.inline = new InlineRunner(registry, config.node, new Logger('Oban'));
+  }
+
+  /** @internal */
+  [OBAN_INTERNALS](): ObanInternals {
+    return { config: this.config, engine: this.engine, registry: this.registry };
   }
 
   /** Stores a job and returns it. With `manager`, it joins that TypeORM transaction. */
@@ -52,7 +70,9 @@ export class Oban {
   async insert(worker: WorkerClass | string, args: unknown, options: InsertOptions = {}): Promise<Job<any, any>> {
     const where = `insert(${workerLabel(worker)})`;
     const row = this.buildRow(worker, args, options, where);
-    const [job] = await this.engine.insertJobs([row], this.via(options.manager, where));
+    const via = this.via(options.manager, where);
+    if (this.inline) return this.inline.run(row);
+    const [job] = await this.engine.insertJobs([row], via);
     return job;
   }
 
@@ -70,7 +90,13 @@ export class Oban {
       }
       return this.buildRow(worker, args, jobOptions, where);
     });
-    return this.engine.insertJobs(rows, this.via(options.manager, 'insertAll'));
+    const via = this.via(options.manager, 'insertAll');
+    if (this.inline) {
+      const jobs: Job[] = [];
+      for (const row of rows) jobs.push(await this.inline.run(row)); // in order, one at a time, as inserted
+      return jobs;
+    }
+    return this.engine.insertJobs(rows, via);
   }
 
   getJob(id: number): Promise<Job | null> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { ObanConfigError } from '../errors';
 import { checkQueueName } from '../worker/worker-options';
-import type { ObanModuleOptions, QueueOption } from './options';
+import type { ObanModuleOptions, QueueOption, TestingMode } from './options';
 
 export interface QueueConfig {
   name: string;
@@ -21,6 +21,7 @@ export interface ObanConfig {
   shutdownGracePeriod: number;
   stageInterval: number;
   poolSize: number;
+  testing: TestingMode;
 }
 
 const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
@@ -33,7 +34,10 @@ const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
   'shutdownGracePeriod',
   'stageInterval',
   'poolSize',
+  'testing',
 ]);
+
+const TESTING_MODES: readonly TestingMode[] = ['disabled', 'inline', 'manual'];
 
 export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv = process.env): ObanConfig {
   const fail = (message: string): never => {
@@ -79,6 +83,7 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     shutdownGracePeriod: msOption(options.shutdownGracePeriod, 'shutdownGracePeriod', 15_000, fail, 0),
     stageInterval: msOption(options.stageInterval, 'stageInterval', 1_000, fail, 10),
     poolSize: integerOption(options.poolSize, 'poolSize', 10, 2, fail),
+    testing: resolveTesting(options.testing, fail),
   };
 }
 
@@ -155,6 +160,14 @@ function resolveProcesses(value: unknown, env: NodeJS.ProcessEnv, fail: (m: stri
     return Number(fromEnv);
   }
   return os.availableParallelism();
+}
+
+function resolveTesting(value: unknown, fail: (m: string) => never): TestingMode {
+  if (value === undefined) return 'disabled';
+  if (!TESTING_MODES.includes(value as TestingMode)) {
+    fail(`testing must be one of ${TESTING_MODES.map((m) => `'${m}'`).join(', ')}, got ${describe(value)}`);
+  }
+  return value as TestingMode;
 }
 
 function resolveNode(value: unknown, fail: (m: string) => never): string {

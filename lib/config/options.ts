@@ -33,7 +33,17 @@ export interface ObanModuleOptions {
   stageInterval?: number;
   /** Connections in the pool nest-oban opens from a URL. Default 10. */
   poolSize?: number;
+  /**
+   * For tests, as Oban's testing modes. `'inline'`: `insert` runs the job at
+   * once in this process and returns it finished, without touching the
+   * database (none is opened unless `connection` is given). `'manual'`: jobs
+   * are stored, but no queue runs; drive them with `drainQueue` from
+   * `nest-oban/testing`. Default `'disabled'`: queues run.
+   */
+  testing?: TestingMode;
 }
+
+export type TestingMode = 'disabled' | 'inline' | 'manual';
 
 export interface ObanOptionsFactory {
   createObanOptions(): Promise<ObanModuleOptions> | ObanModuleOptions;

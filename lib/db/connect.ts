@@ -3,10 +3,12 @@ import type { DataSource } from 'typeorm';
 import type { ObanConfig } from '../config/config';
 import { ObanConfigError } from '../errors';
 import type { Database } from './database';
+import { NoDatabase } from './no-database';
 import { PgDatabase } from './pg-database';
 
 /** Opens the Database the config names, and checks that it answers. */
 export async function connectDatabase(config: ObanConfig): Promise<Database> {
+  if (config.testing === 'inline' && config.connection === undefined) return new NoDatabase();
   const db = openDatabase(config);
   try {
     await db.query('SELECT 1');

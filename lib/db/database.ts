@@ -31,6 +31,8 @@ export interface ListenConnection {
 }
 
 export interface Database extends Queryable {
+  /** `postgres`: a server; `pglite`: embedded in this process; `none`: testing without a database. */
+  readonly kind: 'postgres' | 'pglite' | 'none';
   /** Human-readable description for logs, never containing a password. */
   readonly description: string;
   /** False for an embedded single-process database, where several nodes cannot share it. */

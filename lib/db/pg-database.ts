@@ -3,6 +3,7 @@ import type { Database, ListenConnection, Notification, Queryable, Statement } f
 
 /** A Database over a node-postgres Pool: one nest-oban creates from a URL, or the user's own. */
 export class PgDatabase implements Database {
+  readonly kind = 'postgres';
   readonly shareable = true;
 
   private constructor(

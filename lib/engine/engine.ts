@@ -29,6 +29,19 @@ export interface AckRow {
   result?: unknown;
 }
 
+/** What `listEnqueued` matches on; unset fields match anything. */
+export interface EnqueuedFilter {
+  worker?: string;
+  queue?: string;
+  /** Matches jobs whose args contain these (jsonb `@>`). */
+  args?: Record<string, unknown>;
+  meta?: Record<string, unknown>;
+  priority?: number;
+  /** Matches jobs carrying all of these tags. */
+  tags?: string[];
+  limit?: number;
+}
+
 export interface ListJobsFilter {
   state?: JobState | JobState[];
   queue?: string;
@@ -105,6 +118,25 @@ export class Engine {
   async deleteJob(id: number): Promise<{ state: JobState | null; deleted: boolean }> {
     const [row] = await this.db.query<{ state: JobState; deleted: string }>(this.sql.deleteJob, [id]);
     return row ? { state: row.state, deleted: Number(row.deleted) > 0 } : { state: null, deleted: false };
+  }
+
+  /** Jobs waiting to run (available or scheduled) that match; for nest-oban/testing. */
+  async listEnqueued(filter: EnqueuedFilter): Promise<Job[]> {
+    const rows = await this.db.query(this.sql.listEnqueued, [
+      filter.worker ?? null,
+      filter.queue ?? null,
+      filter.args === undefined ? null : JSON.stringify(filter.args),
+      filter.meta === undefined ? null : JSON.stringify(filter.meta),
+      filter.priority ?? null,
+      filter.tags ?? null,
+      filter.limit ?? 1_000,
+    ]);
+    return rows.map(jobFromRow);
+  }
+
+  /** Makes `queue`'s scheduled/retryable jobs available (due by `until` when given); for nest-oban/testing. */
+  async stageQueue(queue: string, until: Date | null): Promise<void> {
+    await this.db.query(this.sql.stageQueue, [queue, until?.toISOString() ?? null]);
   }
 
   async signal(payload: object): Promise<void> {

@@ -1,11 +1,16 @@
 import type { Logger } from '@nestjs/common';
 import type { Job } from '../job';
 import type { RegisteredWorker, WorkerRegistry } from '../worker/worker-registry';
-import type { Acker } from './acker';
+import type { AckRow } from '../engine/engine';
 import { defaultBackoff } from './backoff';
 import { JobCancelledError, JobTimeoutError, ShutdownError } from './abort-reasons';
 import type { JobRunner } from './job-runner';
 import { type Outcome, errorInfo, toAckRow } from './outcome';
+
+/** Where outcomes go: the Acker in a running node; the testing helpers pass their own. */
+export interface OutcomeSink {
+  ack(row: AckRow): void;
+}
 
 /**
  * Runs claimed jobs: picks the runner (main process, or the worker-process
@@ -18,7 +23,7 @@ export class Executor {
 
   constructor(
     private readonly registry: WorkerRegistry,
-    private readonly acker: Acker,
+    private readonly acker: OutcomeSink,
     private readonly inProcess: JobRunner,
     private readonly pool: JobRunner | undefined,
     private readonly node: string,
