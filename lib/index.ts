@@ -18,3 +18,4 @@ export type {
 export { ObanConfigError, ObanError, ObanValidationError } from './errors';
 export { JobCancelledError, JobTimeoutError } from './queue/abort-reasons';
 export { OBAN_SCHEMA_VERSION, obanMigrations } from '../migrations';
+export { embeddedTypeOrmOptions, type EmbeddedTypeOrmOptions } from './db/pglite-typeorm';

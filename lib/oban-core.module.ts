@@ -56,7 +56,8 @@ export class ObanCoreModule {
             const db = await connectDatabase(config);
             try {
               if (db.kind === 'none') return db;
-              if (config.migrate) await migrate(db, config.prefix);
+              // Nobody else can migrate an embedded database: do it here.
+              if (config.migrate || db.kind === 'pglite') await migrate(db, config.prefix);
               else await assertSchemaCurrent(db, config.prefix);
             } catch (error) {
               await db.close().catch(() => undefined);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { ObanConfigError } from '../errors';
+import { resolveDataDir } from '../db/pglite-instance';
 import { checkQueueName } from '../worker/worker-options';
 import type { ObanModuleOptions, QueueOption, TestingMode } from './options';
 
@@ -22,6 +23,8 @@ export interface ObanConfig {
   stageInterval: number;
   poolSize: number;
   testing: TestingMode;
+  /** The embedded PGlite data dir (absolute, or memory://), used when `connection` is unset. */
+  pgliteDir: string;
 }
 
 const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
@@ -35,6 +38,7 @@ const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
   'stageInterval',
   'poolSize',
   'testing',
+  'pglite',
 ]);
 
 const TESTING_MODES: readonly TestingMode[] = ['disabled', 'inline', 'manual'];
@@ -84,6 +88,7 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     stageInterval: msOption(options.stageInterval, 'stageInterval', 1_000, fail, 10),
     poolSize: integerOption(options.poolSize, 'poolSize', 10, 2, fail),
     testing: resolveTesting(options.testing, fail),
+    pgliteDir: resolvePglite(options.pglite, env, fail),
   };
 }
 
@@ -160,6 +165,18 @@ function resolveProcesses(value: unknown, env: NodeJS.ProcessEnv, fail: (m: stri
     return Number(fromEnv);
   }
   return os.availableParallelism();
+}
+
+function resolvePglite(value: unknown, env: NodeJS.ProcessEnv, fail: (m: string) => never): string {
+  if (value !== undefined && (!isObject(value) || Array.isArray(value))) {
+    fail(`pglite must be an object like { dataDir: './.pglite' }, got ${describe(value)}`);
+  }
+  const { dataDir, ...rest } = (value ?? {}) as { dataDir?: unknown };
+  for (const key of Object.keys(rest)) fail(`pglite: unknown option '${key}' (known: dataDir)`);
+  if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir.trim() === '')) {
+    fail(`pglite.dataDir must be a folder path or 'memory://', got ${describe(dataDir)}`);
+  }
+  return resolveDataDir(dataDir as string | undefined, env);
 }
 
 function resolveTesting(value: unknown, fail: (m: string) => never): TestingMode {

@@ -8,9 +8,15 @@ export type QueueOption = number | { limit: number; paused?: boolean };
 export interface ObanModuleOptions {
   /**
    * Where jobs live: a Postgres URL, an initialized TypeORM DataSource (its
-   * pool is shared) or a pg Pool.
+   * pool is shared) or a pg Pool. Unset: an embedded PGlite database (see `pglite`).
    */
   connection?: string | DataSource | Pool;
+  /**
+   * The embedded database used when `connection` is unset: PGlite, real
+   * Postgres in this process, one node only. `dataDir` default: env
+   * OBAN_PGLITE_DIR, else `./.pglite`; `'memory://'` keeps nothing on disk.
+   */
+  pglite?: { dataDir?: string };
   /** Schema holding nest-oban's tables. Default `public`. */
   prefix?: string;
   /**

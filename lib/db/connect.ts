@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { ObanConfig } from '../config/config';
@@ -5,11 +6,13 @@ import { ObanConfigError } from '../errors';
 import type { Database } from './database';
 import { NoDatabase } from './no-database';
 import { PgDatabase } from './pg-database';
+import { PgliteDatabase } from './pglite-database';
+import { PglitePool } from './pglite-typeorm';
 
 /** Opens the Database the config names, and checks that it answers. */
 export async function connectDatabase(config: ObanConfig): Promise<Database> {
   if (config.testing === 'inline' && config.connection === undefined) return new NoDatabase();
-  const db = openDatabase(config);
+  const db = await openDatabase(config);
   try {
     await db.query('SELECT 1');
   } catch (error) {
@@ -21,12 +24,15 @@ export async function connectDatabase(config: ObanConfig): Promise<Database> {
   return db;
 }
 
-function openDatabase(config: ObanConfig): Database {
+async function openDatabase(config: ObanConfig): Promise<Database> {
   const connection = config.connection;
   if (connection === undefined) {
-    throw new ObanConfigError(
-      'ObanModule: no connection; pass `connection` (a postgres:// URL, a TypeORM DataSource or a pg Pool)',
+    const db = await PgliteDatabase.open(config.pgliteDir);
+    new Logger('Oban').log(
+      `no connection set: using embedded PGlite at ${config.pgliteDir} ` +
+        `(one node only; set DATABASE_URL / \`connection\` to use a Postgres server)`,
     );
+    return db;
   }
   if (typeof connection === 'string') return PgDatabase.fromUrl(connection, config.poolSize);
   if (isDataSource(connection)) return fromDataSource(connection);
@@ -34,7 +40,7 @@ function openDatabase(config: ObanConfig): Database {
   throw new ObanConfigError('ObanModule: connection is neither a URL, a TypeORM DataSource nor a pg Pool');
 }
 
-function fromDataSource(dataSource: DataSource): Database {
+function fromDataSource(dataSource: DataSource): Database | Promise<Database> {
   const type = dataSource.options.type;
   if (type !== 'postgres') {
     throw new ObanConfigError(
@@ -47,7 +53,10 @@ function fromDataSource(dataSource: DataSource): Database {
         'call dataSource.initialize() first, or provide it through TypeOrmModule and forRootAsync({ inject: [DataSource] })',
     );
   }
-  const pool = (dataSource.driver as unknown as { master?: Pool }).master;
+  const master = (dataSource.driver as unknown as { master?: unknown }).master;
+  // A DataSource on embeddedTypeOrmOptions(): share its PGlite database, and its session lock.
+  if (master instanceof PglitePool) return PgliteDatabase.open(master.dataDir);
+  const pool = master as Pool | undefined;
   if (!pool || !isPgPool(pool)) {
     throw new ObanConfigError(
       'ObanModule: cannot find the pg Pool of the TypeORM DataSource (is it using the pg driver?)',
