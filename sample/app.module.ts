@@ -1,0 +1,25 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ObanModule } from '../lib';
+import { databaseUrl, typeOrmOptions } from './database';
+import { ReportsModule } from './reports/reports.module';
+import { UsersModule } from './users/users.module';
+
+/**
+ * The sample app. With DATABASE_URL unset, both TypeORM and nest-oban run on
+ * the embedded PGlite database in ./.pglite (one process at a time).
+ */
+@Module({
+  imports: [
+    TypeOrmModule.forRoot(typeOrmOptions()),
+    ObanModule.forRoot({
+      connection: databaseUrl, // unset: embedded PGlite
+      migrate: true,
+      queues: { mail: 10, heavy: 8 }, // env OBAN_QUEUES overrides
+      // processes: env OBAN_PRO_PROCESSES, else one per CPU core
+    }),
+    UsersModule,
+    ReportsModule,
+  ],
+})
+export class AppModule {}
