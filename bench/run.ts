@@ -6,6 +6,7 @@
  *   npm run bench -- --quick      # 2,000 jobs, 1 run: checks the bench itself
  *   npm run bench -- --only=nest-oban --runs=5
  *   npm run bench -- --no-cpu     # skip the CPU (multi-process) benchmark
+ *   npm run bench -- --cpu-only   # only the CPU benchmark
  *
  * BENCH_DATABASE_URL picks the database (default: nest_oban_bench on
  * 127.0.0.1, created when missing). Prints one table; writes it with the raw
@@ -16,12 +17,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_BENCH_URL, ensureDatabase } from './database';
+import type { CpuPlan, CpuRow } from './cpu-plan';
 import { type BenchPlan, type Cell, type ChildMessage, SYSTEMS, type SystemName, stepsFor } from './plan';
 import { ProgressBar } from './progress';
 import { buildTable, renderMarkdown, renderText } from './table';
 
 interface Args {
   plan: BenchPlan;
+  cpuPlan: CpuPlan;
   systems: SystemName[];
   cpu: boolean;
 }
@@ -33,7 +36,7 @@ function parseArgs(argv: string[]): Args {
     if (!match) throw new Error(`bench: unknown argument '${arg}' (see the top of bench/run.ts)`);
     flags.set(match[1], match[2] ?? 'true');
   }
-  const known = new Set(['quick', 'runs', 'jobs', 'only', 'no-cpu', 'cpu']);
+  const known = new Set(['quick', 'runs', 'jobs', 'only', 'no-cpu', 'cpu-only']);
   for (const key of flags.keys()) {
     if (!known.has(key)) throw new Error(`bench: unknown flag --${key} (known: ${[...known].join(', ')})`);
   }
@@ -45,7 +48,7 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isInteger(value) || value < 1) throw new Error(`bench: --${name} must be a whole number >= 1`);
     return value;
   };
-  const systems = (flags.get('only')?.split(',') ?? SYSTEMS) as SystemName[];
+  const systems = flags.has('cpu-only') ? [] : ((flags.get('only')?.split(',') ?? SYSTEMS) as SystemName[]);
   for (const s of systems) {
     if (!SYSTEMS.includes(s)) throw new Error(`bench: --only: unknown system '${s}' (known: ${SYSTEMS.join(', ')})`);
   }
@@ -61,7 +64,15 @@ function parseArgs(argv: string[]): Args {
     coreJobs: quick ? 1_000 : 10_000,
     coreLimit: 20,
   };
-  return { plan, systems, cpu: !flags.has('no-cpu') && !quick };
+  const cpuPlan: CpuPlan = {
+    databaseUrl: plan.databaseUrl,
+    jobs: quick ? 10 : 100,
+    rounds: quick ? 20_000 : 100_000,
+    processes: [1, 2],
+    concurrency: 8,
+    timeboxMs: quick ? 20_000 : 120_000,
+  };
+  return { plan, cpuPlan, systems, cpu: flags.has('cpu-only') || !flags.has('no-cpu') };
 }
 
 /** Runs one system's child process; resolves with its cells. */
@@ -92,6 +103,42 @@ function runSystem(
   });
 }
 
+/** The peers' CPU rows (and the plain-process floor), from bench/cpu-peers.ts in a process of its own. */
+function runPeerCpu(cpuPlan: CpuPlan, bar: ProgressBar): Promise<CpuRow[]> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'cpu-peers.ts'), [JSON.stringify(cpuPlan)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let rows: CpuRow[] | undefined;
+    child.on('message', (m: { type: string; label?: string; fraction?: number; rows?: CpuRow[] }) => {
+      if (m.type === 'step') bar.step(m.label!);
+      else if (m.type === 'progress') bar.progress(m.fraction!);
+      else if (m.type === 'cpu') rows = m.rows;
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) =>
+      rows ? resolve(rows) : reject(new Error(`bench: the CPU process ended with ${signal ?? `code ${code}`}`)),
+    );
+  });
+}
+
+function renderCpu(cpuPlan: CpuPlan, rows: CpuRow[]): string {
+  const header = ['CPU: time for the batch', ...cpuPlan.processes.map((n) => `${n} process${n > 1 ? 'es' : ''}`)];
+  header.push(`speedup ${cpuPlan.processes.at(-1)} vs 1`);
+  const body = rows.map((r) => [
+    r.system,
+    ...r.seconds.map((s) => `${s.toFixed(2)} s`),
+    `${(r.seconds[0] / r.seconds[r.seconds.length - 1]).toFixed(2)}x`,
+  ]);
+  const notes = rows.filter((r) => r.note).map((r) => `${r.system}: ${r.note}.`);
+  return [
+    renderText({ header, rows: body }),
+    '',
+    `${cpuPlan.jobs} jobs of ${cpuPlan.rounds.toLocaleString('en-US')} SHA-256 rounds, timed from the insert to the last job done.`,
+    ...notes,
+  ].join('\n');
+}
+
 /**
  * The multi-process (CPU) benchmark of issue 3 lives in bench/cpu.ts, written
  * with the worker-process pool. When the file is there its
@@ -111,15 +158,17 @@ async function runCpu(plan: BenchPlan, bar: ProgressBar): Promise<{ text: string
 }
 
 async function main(): Promise<void> {
-  const { plan, systems, cpu } = parseArgs(process.argv.slice(2));
+  const { plan, cpuPlan, systems, cpu } = parseArgs(process.argv.slice(2));
   const server = await ensureDatabase(plan.databaseUrl);
   const loadBefore = os.loadavg();
-  const total = systems.reduce((n, s) => n + stepsFor(s, plan).length, 0);
+  const cpuSteps = cpu ? cpuPlan.processes.length * 3 : 0;
+  const total = systems.reduce((n, s) => n + stepsFor(s, plan).length, 0) + cpuSteps;
   const bar = new ProgressBar(total);
   const info = new Map<SystemName, { settings: string; completedRows: string }>();
   const cells: Cell[] = [];
   const startedAt = new Date();
   for (const system of systems) cells.push(...(await runSystem(system, plan, bar, info)));
+  const peerCpu = cpu ? await runPeerCpu(cpuPlan, bar) : undefined;
   bar.finish();
   const cpuResult = cpu ? await runCpu(plan, bar) : undefined;
   const loadAfter = os.loadavg();
@@ -131,28 +180,45 @@ async function main(): Promise<void> {
   const notes = [
     `Command: npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}; ${startedAt.toISOString()}`,
     `Machine: ${machine}`,
-    `Throughput rows: median of ${plan.runs} run(s). Drain: ${plan.jobs} jobs stored first, timed from starting the workers ` +
-      `until the database shows every job finished. Latency: workers at concurrency ${plan.latencyConcurrency} on an empty queue, ` +
-      `each insert after the previous job started and a 5-25 ms pause (plus up to one poll interval for polling systems), ` +
-      `timed from just before the insert call to the first line of the task. Ratio column: > 1 means nest-oban is ahead.`,
-    ...systems.map((s) => `${s}: ${info.get(s)?.settings}; completed jobs: ${info.get(s)?.completedRows}.`),
+    ...(systems.length === 0
+      ? []
+      : [
+          `Throughput rows: median of ${plan.runs} run(s). Drain: ${plan.jobs} jobs stored first, timed from starting the workers ` +
+            `until the database shows every job finished. Latency: workers at concurrency ${plan.latencyConcurrency} on an empty queue, ` +
+            `each insert after the previous job started and a 5-25 ms pause (plus up to one poll interval for polling systems), ` +
+            `timed from just before the insert call to the first line of the task. Ratio column: > 1 means nest-oban is ahead.`,
+          ...systems.map((s) => `${s}: ${info.get(s)?.settings}; completed jobs: ${info.get(s)?.completedRows}.`),
+        ]),
     ...table.footnotes.map((f, i) => `[${i + 1}] ${f}`),
   ];
-  const text = [renderText(table), '', ...notes].join('\n');
+  const cpuText = peerCpu ? renderCpu(cpuPlan, peerCpu) : '';
+  const text = [systems.length > 0 ? renderText(table) : '', '', ...notes].join('\n');
   process.stdout.write(`\n${text}\n`);
+  if (cpuText) process.stdout.write(`\n${cpuText}\n`);
   if (cpuResult) process.stdout.write(`\n${cpuResult.text}\n`);
   if (!cpu) process.stdout.write(`\n(CPU benchmark skipped)\n`);
-  else if (!cpuResult) process.stdout.write(`\n(CPU benchmark: bench/cpu.ts is not there yet; see issue 3)\n`);
+  else if (!cpuResult) process.stdout.write(`\n(nest-oban's CPU rows: bench/cpu.ts is not there yet; see issue 3)\n`);
 
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const markdown = [renderMarkdown(table), '', ...notes.map((n) => `- ${n}`), '', cpuResult?.text ?? ''].join('\n');
+  const markdown = [
+    systems.length > 0 ? renderMarkdown(table) : '',
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+    cpuText ? '```\n' + cpuText + '\n```' : '',
+    cpuResult?.text ?? '',
+  ].join('\n');
   fs.writeFileSync(path.join(dir, `bench-${stamp}.md`), markdown);
   fs.writeFileSync(path.join(dir, 'latest.md'), markdown);
   fs.writeFileSync(
     path.join(dir, `bench-${stamp}.json`),
-    JSON.stringify({ plan: { ...plan, databaseUrl: undefined }, machine, cells, notes, cpu: cpuResult?.json }, null, 2),
+    JSON.stringify(
+      { plan: { ...plan, databaseUrl: undefined }, machine, cells, notes, peerCpu, cpu: cpuResult?.json },
+      null,
+      2,
+    ),
   );
   process.stdout.write(`\nwritten to bench/results/bench-${stamp}.{md,json}\n`);
 }
