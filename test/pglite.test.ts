@@ -163,6 +163,43 @@ describe('embedded PGlite', () => {
   });
 });
 
+describe('embedded PGlite through a TypeORM DataSource', () => {
+  it('accepts a DataSource on embeddedTypeOrmOptions() as the connection, sharing its database', async () => {
+    const dataDir = 'memory://through-datasource';
+    const dataSource = await new DataSource({
+      ...embeddedTypeOrmOptions({ dataDir }),
+      entities: [Account],
+      synchronize: true,
+    }).initialize();
+    @Module({
+      imports: [
+        ObanModule.forRootAsync({ useFactory: () => ({ connection: dataSource, queues: { default: 2 } }) }),
+        NoteModule,
+      ],
+    })
+    class Root {}
+    const app = await NestFactory.createApplicationContext(Root, { logger: ['error'] });
+    try {
+      const oban = app.get(Oban);
+      const job = await dataSource.transaction(async (manager) => {
+        await manager.save(Account, { email: 'ds@example.com' });
+        return oban.insert(NoteWorker, { note: 'via the DataSource' }, { manager });
+      });
+      const done = await waitFor('completion', async () => {
+        const j = await oban.getJob(job.id);
+        return j?.state === 'completed' ? j : null;
+      });
+      assert.deepEqual(done.result, { noted: 'via the DataSource' });
+      // One database: the job row is visible through TypeORM too.
+      const [row] = await dataSource.query('SELECT state FROM public.oban_jobs WHERE id = $1', [job.id]);
+      assert.equal(row.state, 'completed');
+    } finally {
+      await app.close();
+      await dataSource.destroy();
+    }
+  });
+});
+
 describe('pglite option', () => {
   it('defaults to ./.pglite, takes env OBAN_PGLITE_DIR, and the option wins', () => {
     assert.equal(resolveConfig({}, {}).pgliteDir, path.resolve('.pglite'));
