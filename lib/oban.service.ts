@@ -6,7 +6,7 @@ import type { Queryable, Statement } from './db/database';
 import { Engine, type ListJobsFilter } from './engine/engine';
 import { type InsertOptions, type JobOptions, buildInsertRow } from './engine/insert-row';
 import { ObanError, ObanValidationError } from './errors';
-import type { Job, JobArgs } from './job';
+import { JOB_STATES, type Job, type JobArgs, type JobState } from './job';
 import { ObanRuntime, type QueueState } from './oban.runtime';
 import { OBAN_CONFIG } from './oban.tokens';
 import { type Signal, SignalBus } from './signals';
@@ -73,11 +73,22 @@ export class Oban {
     return this.engine.insertJobs(rows, this.via(options.manager, 'insertAll'));
   }
 
-  getJob(id: number): Promise<Job | null> {
+  async getJob(id: number): Promise<Job | null> {
     return this.engine.getJob(checkId(id, 'getJob'));
   }
 
-  listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
+  async listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
+    for (const state of ([] as unknown[]).concat(filter.state ?? [])) {
+      if (!JOB_STATES.includes(state as JobState)) {
+        throw new ObanValidationError(
+          `listJobs: unknown state ${JSON.stringify(state)} (states: ${JOB_STATES.join(', ')})`,
+        );
+      }
+    }
+    const limit = filter.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new ObanValidationError(`listJobs: limit must be a whole number from 1 to 10000, got ${String(limit)}`);
+    }
     return this.engine.listJobs(filter);
   }
 

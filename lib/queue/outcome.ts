@@ -78,6 +78,6 @@ export function toAckRow(job: Job, outcome: Outcome, backoffSeconds = 0): AckRow
     case 'discarded':
       return { ...base, state: 'discarded', attempt_change: 0, error: jobError(job, outcome.error) };
     case 'released':
-      return { ...base, state: 'available', attempt_change: -1, meta: { released: outcome.reason } };
+      return { ...base, state: 'available', attempt_change: -1 };
   }
 }
