@@ -7,8 +7,9 @@ import { Engine, type ListJobsFilter } from './engine/engine';
 import { type InsertOptions, type JobOptions, buildInsertRow } from './engine/insert-row';
 import { ObanError, ObanValidationError } from './errors';
 import { JOB_STATES, type Job, type JobArgs, type JobState } from './job';
-import { ObanRuntime, type QueueState } from './oban.runtime';
-import { OBAN_CONFIG } from './oban.tokens';
+import type { NodeView, QueueState } from './node-view';
+import type { PoolProcessStats } from './pool/process-pool';
+import { OBAN_CONFIG, OBAN_NODE } from './oban.tokens';
 import { type Signal, SignalBus } from './signals';
 import type { ObanWorker, WorkerClass } from './worker/worker.interface';
 import { WorkerRegistry } from './worker/worker-registry';
@@ -144,7 +145,16 @@ export class Oban {
 
   /** How `queue` runs on this node (limit, paused, running jobs), or null if this node does not run it. */
   checkQueue(queue: string): QueueState | null {
-    return this.moduleRef.get(ObanRuntime, { strict: false }).queueState(queue);
+    return this.node().queueState(queue);
+  }
+
+  /** This node's worker processes (pid, jobs running, resident memory); empty when cpu workers run in this process. */
+  checkProcesses(): Promise<PoolProcessStats[]> {
+    return this.node().poolStats();
+  }
+
+  private node(): NodeView {
+    return this.moduleRef.get<NodeView>(OBAN_NODE, { strict: false });
   }
 
   private async signal(signal: Signal): Promise<void> {
