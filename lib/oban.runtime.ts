@@ -28,7 +28,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private readonly logger = new Logger('Oban');
   private readonly producers = new Map<string, Producer>();
   private readonly acker: Acker;
-  private executor: Executor;
+  private executor!: Executor; // built at start, once the pool (if any) is up
   private pool: ProcessPool | undefined;
   private readonly notifier: Notifier;
   private readonly stager: Stager;
@@ -38,10 +38,10 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   constructor(
     @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
     @Inject(OBAN_DATABASE) private readonly db: Database,
-    private readonly engine: Engine,
-    private readonly registry: WorkerRegistry,
-    private readonly signals: SignalBus,
-    private readonly oban: Oban,
+    @Inject(Engine) private readonly engine: Engine,
+    @Inject(WorkerRegistry) private readonly registry: WorkerRegistry,
+    @Inject(SignalBus) private readonly signals: SignalBus,
+    @Inject(Oban) private readonly oban: Oban,
     @Inject(OBAN_ROOT_FILE) private readonly rootFile: string | undefined,
   ) {
     this.acker = new Acker(engine, this.logger);

@@ -35,10 +35,10 @@ export class Oban {
 
   constructor(
     @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
-    private readonly engine: Engine,
-    private readonly registry: WorkerRegistry,
-    private readonly signals: SignalBus,
-    private readonly moduleRef: ModuleRef,
+    @Inject(Engine) private readonly engine: Engine,
+    @Inject(WorkerRegistry) private readonly registry: WorkerRegistry,
+    @Inject(SignalBus) private readonly signals: SignalBus,
+    @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
   ) {
     this.localQueues = new Set(config.queues.map((q) => q.name));
   }

@@ -5,9 +5,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Oban, type ObanModuleOptions } from '../lib';
+import { Module } from '@nestjs/common';
+import { Oban, Worker, type ObanModuleOptions } from '../lib';
+import { createApp } from './support/app';
 import { DATABASE_URL, TestSchema } from './support/db';
-import { sleep, waitFor } from './support/wait';
+import { waitFor } from './support/wait';
 import { readEvents } from './fixtures/pool/events';
 import {
   FanOutWorker,
@@ -202,12 +204,17 @@ describe('multi-process execution', () => {
     process.kill(first.pid!, 'SIGKILL');
     await waitFor('the pool to see it gone', async () => (await oban.checkProcesses())[0]?.pid !== first.pid);
     const waiting = await oban.insert(HashWorker, { rounds: 10 });
-    await sleep(2_500);
+    const failedBoots = await waitFor(
+      'two failed boots',
+      () => {
+        const failed = readEvents(eventsFile).filter((e) => e.event === 'bootFailed');
+        return failed.length >= 2 && failed;
+      },
+      { timeout: 30_000 },
+    );
     const meanwhile = await oban.getJob(waiting.id);
     assert.equal(meanwhile?.state, 'executing', 'the job waits for a process that booted');
     assert.deepEqual(meanwhile?.errors, [], 'no failure was charged to it');
-    const failedBoots = readEvents(eventsFile).filter((e) => e.event === 'bootFailed');
-    assert.ok(failedBoots.length >= 2, `it kept trying to start a process (${failedBoots.length} failed boots)`);
     rmSync(marker);
     const done = await settled(oban, waiting.id);
     assert.equal(done.state, 'completed');
@@ -229,6 +236,23 @@ describe('multi-process execution', () => {
       return true;
     });
     rmSync(marker);
+  });
+
+  it('fails the app boot when the module declaring a cpu worker cannot be found, saying what to do', async () => {
+    @Worker({ queue: 'cpu', cpu: true })
+    class HiddenWorker {
+      perform() {}
+    }
+    @Module({ providers: [HiddenWorker] })
+    class UnexportedModule {}
+    await assert.rejects(
+      createApp({
+        oban: { connection: DATABASE_URL, prefix: schema.prefix, migrate: true, queues: { cpu: 1 }, processes: 1 },
+        imports: [UnexportedModule],
+        logger: false,
+      }),
+      /failed to start: cannot find module UnexportedModule, which declares cpu worker HiddenWorker: export it from its file/,
+    );
   });
 
   it('jobs in a worker process reach the main process through Oban', async () => {

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import type { Logger } from '@nestjs/common';
 import { ObanConfigError } from '../errors';
 import type { Job } from '../job';
@@ -6,6 +5,8 @@ import type { JobRunner } from '../queue/job-runner';
 import type { Outcome } from '../queue/outcome';
 import type { RegisteredWorker } from '../worker/worker-registry';
 import { childExecArgv } from './child-exec-argv';
+// Imported so compilers and bundlers ship the worker-process entry; importing it runs nothing.
+import './child/main';
 import type { BootSpec } from './protocol';
 import { WorkerProcess, describeExit } from './worker-process';
 
@@ -42,7 +43,7 @@ export class ProcessPool implements JobRunner {
   private readonly failures: number[];
   private readonly restartTimers = new Set<NodeJS.Timeout>();
   private readonly waiting: Waiting[] = [];
-  private readonly entry = path.join(__dirname, 'child', `main${path.extname(__filename)}`);
+  private readonly entry = require.resolve('./child/main');
   private readonly execArgv: string[];
   private stopping = false;
   private nextSlot = 0;

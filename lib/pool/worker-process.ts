@@ -40,7 +40,7 @@ export class WorkerProcess {
       this.child.on('message', (message: ChildMessage) => this.onMessage(message, resolve, reject));
       this.child.once('exit', (code, signal) => {
         if (this.state === 'starting') {
-          reject(new Error(this.fatal?.message ?? `exited with ${describeExit(code, signal)} before it was ready`));
+          reject(new Error(this.fatal?.message ?? `${describeExit(code, signal)} before it was ready`));
         }
         this.onExit(code, signal);
       });

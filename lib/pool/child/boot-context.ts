@@ -49,7 +49,10 @@ export async function bootContext(spec: BootSpec): Promise<BootedContext> {
   for (const worker of spec.workers) {
     if (hosts.has(worker.name)) continue;
     if (!worker.hostLocation) {
-      throw new Error(`cannot find module ${worker.hostModule}, which declares cpu worker ${worker.name}`);
+      throw new Error(
+        `cannot find module ${worker.hostModule}, which declares cpu worker ${worker.name}: ` +
+          `export it from its file, and import it (directly or not) in the module that calls ObanModule.forRoot()`,
+      );
     }
     const module = await loadExport(
       worker.hostLocation,
