@@ -44,7 +44,9 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     @Inject(Oban) private readonly oban: Oban,
     @Inject(OBAN_ROOT_FILE) private readonly rootFile: string | undefined,
   ) {
-    this.acker = new Acker(engine, this.logger);
+    this.acker = new Acker(engine, this.logger, (queues) => {
+      for (const queue of queues) this.producers.get(queue)?.wake();
+    });
     this.notifier = new Notifier(db, this.logger);
     this.stager = new Stager(
       engine,
