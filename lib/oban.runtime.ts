@@ -111,18 +111,24 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     for (const producer of this.producers.values()) producer.stop();
     await this.stager.stop();
     const deadline = Date.now() + this.config.shutdownGracePeriod;
-    const left = await Promise.all([...this.producers.values()].map((p) => p.drain(deadline)));
-    const unfinished = left.reduce((a, b) => a + b, 0);
+    const unfinished = await this.drainProducers(deadline);
     if (unfinished > 0) {
       this.logger.warn(
         `${unfinished} job(s) still running after the ${this.config.shutdownGracePeriod} ms grace period; ` +
-          `they are left for rescue`,
+          `jobs in worker processes are stopped and put back, those in this process are left for rescue`,
       );
       this.executor.abortAll();
+      // Aborted jobs settle at once here, or when their worker process has exited.
+      await this.drainProducers(Date.now() + 5_000);
     }
     await this.acker.drain(Math.max(1_000, deadline - Date.now()));
     await this.pool?.stop(Math.max(1_000, deadline - Date.now()));
     await this.notifier.stop();
+  }
+
+  private async drainProducers(deadline: number): Promise<number> {
+    const left = await Promise.all([...this.producers.values()].map((p) => p.drain(deadline)));
+    return left.reduce((a, b) => a + b, 0);
   }
 
   /**
