@@ -108,6 +108,7 @@ function queueOrder(a: Job, b: Job): number {
 
 /** Runs `perform` in this process and keeps what it threw, for `withSafety: false`. */
 class RecordingRunner implements JobRunner {
+  readonly stoppable = false;
   thrown: unknown;
 
   async run(job: Job, worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome> {
