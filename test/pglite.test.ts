@@ -200,6 +200,25 @@ describe('embedded PGlite through a TypeORM DataSource', () => {
   });
 });
 
+describe('embedded PGlite seen from a worker process', () => {
+  const flag = Symbol.for('nest-oban.worker-process'); // what markWorkerProcess() sets
+  after(() => {
+    delete (globalThis as any)[flag];
+  });
+
+  it('leaves the TypeORM DataSource unconnected there, and says why a query cannot run', async () => {
+    (globalThis as any)[flag] = true;
+    const options = embeddedTypeOrmOptions({ dataDir: tmpDir() });
+    assert.equal(options.manualInitialization, true);
+    await assert.rejects(new DataSource({ ...options, entities: [Account] }).initialize(), (error: unknown) => {
+      assert.match(String((error as Error).message), /belongs to the main process; code in a worker process/);
+      return true;
+    });
+    delete (globalThis as any)[flag];
+    assert.equal(embeddedTypeOrmOptions().manualInitialization, undefined);
+  });
+});
+
 describe('pglite option', () => {
   it('defaults to ./.pglite, takes env OBAN_PGLITE_DIR, and the option wins', () => {
     assert.equal(resolveConfig({}, {}).pgliteDir, path.resolve('.pglite'));

@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { type INestApplication, Module } from '@nestjs/common';
@@ -121,24 +123,46 @@ describe("sample: HashWorker (testing: 'inline')", () => {
 });
 
 describe('sample: the starter', () => {
-  it('runs end to end on embedded PGlite and prints the pid of every job and a summary by process', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', OBAN_PGLITE_DIR: 'memory://' };
+  it('runs end to end on embedded PGlite, hash jobs in worker processes, printing the pid of each and a summary', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nest-oban-starter-'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TS_NODE_TRANSPILE_ONLY: 'true',
+      OBAN_PGLITE_DIR: dataDir,
+      OBAN_PRO_PROCESSES: '2',
+    };
     delete env.DATABASE_URL;
     const root = path.join(__dirname, '..');
     const child = spawn(
       process.execPath,
-      ['-r', 'ts-node/register', 'sample/starter.ts', '--jobs=3', '--rounds=2000'],
+      ['-r', 'ts-node/register', 'sample/starter.ts', '--jobs=4', '--rounds=2000'],
       { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
-    assert.equal(code, 0, output);
-    assert.match(output, /using embedded PGlite at memory:\/\//);
-    assert.match(output, /its welcome email job #\d+ is completed/);
-    assert.equal(output.match(/job #\d+ ran in pid \d+/g)?.length, 3, output);
-    assert.match(output, /3 jobs in [\d.]+ s, by process:\n(\s+pid \d+.*: \d+ job\(s\)\n)+/);
-    assert.match(output, /model loaded in pid \d+/);
+    try {
+      const code = await new Promise((resolve) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 120_000); // never hang the suite
+        child.once('exit', (exitCode) => {
+          clearTimeout(timer);
+          resolve(exitCode);
+        });
+      });
+      assert.equal(code, 0, output);
+      assert.match(output, new RegExp(`using embedded PGlite at ${dataDir}`));
+      assert.match(output, /its welcome email job #\d+ is completed/);
+      const pids = [...output.matchAll(/job #\d+ ran in pid (\d+)/g)].map((m) => Number(m[1]));
+      assert.equal(pids.length, 4, output);
+      assert.ok(!pids.includes(child.pid!), `cpu jobs ran in the main process:\n${output}`);
+      assert.match(output, /4 jobs in [\d.]+ s, by process:\n(\s+pid \d+: \d+ job\(s\)\n)+/);
+      // The model is loaded once per process: the main one and each worker process.
+      const loaded = new Set([...output.matchAll(/model loaded in pid (\d+)/g)].map((m) => Number(m[1])));
+      assert.ok(loaded.has(child.pid!), output);
+      for (const pid of pids) assert.ok(loaded.has(pid), `no model loaded in worker pid ${pid}:\n${output}`);
+      assert.doesNotMatch(output, /failed to start/);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

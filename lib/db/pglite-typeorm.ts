@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Results } from '@electric-sql/pglite';
 import { ObanError } from '../errors';
+import { isWorkerProcess } from '../pool/worker-process-flag';
 import { EmbeddedPglite, resolveDataDir } from './pglite-instance';
 import { runRaw } from './pglite-database';
 
@@ -10,6 +11,12 @@ export interface EmbeddedTypeOrmOptions {
   /** A node-postgres look-alike whose Pool runs on the embedded PGlite. */
   driver: { Pool: new (config?: Record<string, unknown>) => PglitePool };
   database: string;
+  /**
+   * Set in a worker process (`cpu: true` jobs), for @nestjs/typeorm: the
+   * embedded database lives in the main process, so the DataSource there is
+   * left unconnected instead of failing the worker process's boot.
+   */
+  manualInitialization?: true;
 }
 
 /**
@@ -25,6 +32,10 @@ export interface EmbeddedTypeOrmOptions {
  *
  * Each connection TypeORM takes from the pool holds PGlite's single session
  * until TypeORM releases it, so a transaction runs alone from BEGIN to COMMIT.
+ *
+ * A worker process of the pool boots the app's global modules, TypeORM's
+ * included, but cannot open the database the main process owns: there the
+ * DataSource stays unconnected (`manualInitialization`), and a query says why.
  */
 export function embeddedTypeOrmOptions(options: { dataDir?: string } = {}): EmbeddedTypeOrmOptions {
   const dataDir = resolveDataDir(options.dataDir);
@@ -33,7 +44,9 @@ export function embeddedTypeOrmOptions(options: { dataDir?: string } = {}): Embe
       super(dataDir, config);
     }
   }
-  return { type: 'postgres', driver: { Pool }, database: 'postgres' };
+  const embedded: EmbeddedTypeOrmOptions = { type: 'postgres', driver: { Pool }, database: 'postgres' };
+  if (isWorkerProcess()) embedded.manualInitialization = true;
+  return embedded;
 }
 
 type Callback<T> = (error: Error | undefined, value?: T) => void;
@@ -72,6 +85,13 @@ export class PglitePool extends EventEmitter {
   ): Promise<PgliteClient> | void {
     const client = (async () => {
       if (this.ended) throw new ObanError('the embedded PGlite pool has been ended');
+      if (isWorkerProcess()) {
+        throw new ObanError(
+          `the embedded PGlite database ${this.dataDir} belongs to the main process; code in a worker process ` +
+            `(cpu: true jobs) cannot query it. Do database work in the main process (a worker without cpu: true), ` +
+            `or set DATABASE_URL to a Postgres server that every process can reach`,
+        );
+      }
       const embedded = await this.instance();
       return new PgliteClient(embedded, await embedded.lock.acquire());
     })();
