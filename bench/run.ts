@@ -12,7 +12,7 @@
  * 127.0.0.1, created when missing). Prints one table; writes it with the raw
  * runs to bench/results/ (git-ignored) as JSON and Markdown.
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -140,28 +140,46 @@ function renderCpu(cpuPlan: CpuPlan, rows: CpuRow[]): string {
 }
 
 /**
- * The multi-process (CPU) benchmark of issue 3 lives in bench/cpu.ts, written
- * with the worker-process pool. When the file is there its
- * `runCpuBenchmark({ databaseUrl, log })` runs after the table above and
- * returns its own table as text (or { text, json }).
+ * nest-oban's CPU rows: bench/cpu.ts (issue 3's benchmark, processes 0, 1, 2
+ * and 4 against the plain-fork floor), compiled by bench/build.sh and run
+ * without ts-node, as production runs, through bench/cpu-nest-oban.ts.
  */
-async function runCpu(plan: BenchPlan, bar: ProgressBar): Promise<{ text: string; json?: unknown } | undefined> {
-  const file = path.join(__dirname, 'cpu.ts');
-  if (!fs.existsSync(file)) return undefined;
-  const mod = require(file);
-  if (typeof mod.runCpuBenchmark !== 'function') {
-    throw new Error('bench: bench/cpu.ts must export runCpuBenchmark({ databaseUrl, log })');
-  }
-  bar.log('CPU benchmark (bench/cpu.ts)');
-  const result = await mod.runCpuBenchmark({ databaseUrl: plan.databaseUrl, log: (line: string) => bar.log(line) });
-  return typeof result === 'string' ? { text: result } : result;
+async function runNestObanCpu(cpuPlan: CpuPlan, bar: ProgressBar): Promise<{ text: string; json?: unknown }> {
+  bar.step('nest-oban CPU: compiling (bench/build.sh)');
+  execFileSync('bash', [path.join(__dirname, 'build.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const entry = path.join(__dirname, '..', '.bench-build', 'bench', 'cpu-nest-oban.js');
+  return new Promise((resolve, reject) => {
+    const child = fork(entry, [], {
+      execArgv: [], // compiled: no TypeScript hook in this process or its worker processes
+      env: {
+        ...process.env,
+        DATABASE_URL: cpuPlan.databaseUrl,
+        BENCH_CPU_JOBS: String(cpuPlan.jobs),
+        BENCH_CPU_ROUNDS: String(cpuPlan.rounds),
+      },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    let label = '';
+    let result: { text: string; json?: unknown } | undefined;
+    child.on('message', (m: { type: string; label?: string; fraction?: number; text?: string; json?: unknown }) => {
+      if (m.type === 'progress') {
+        if (m.label !== label) bar.step(`nest-oban CPU: ${(label = m.label!)}`);
+        bar.progress(m.fraction!);
+      } else if (m.type === 'result') result = { text: m.text!, json: m.json };
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) =>
+      result ? resolve(result) : reject(new Error(`bench: nest-oban's CPU run ended with ${signal ?? `code ${code}`}`)),
+    );
+  });
 }
 
 async function main(): Promise<void> {
   const { plan, cpuPlan, systems, cpu } = parseArgs(process.argv.slice(2));
   const server = await ensureDatabase(plan.databaseUrl);
   const loadBefore = os.loadavg();
-  const cpuSteps = cpu ? cpuPlan.processes.length * 3 : 0;
+  // Peers: floor and two peers at each process count; nest-oban (bench/cpu.ts): about 11 labelled steps.
+  const cpuSteps = cpu ? cpuPlan.processes.length * 3 + 11 : 0;
   const total = systems.reduce((n, s) => n + stepsFor(s, plan).length, 0) + cpuSteps;
   const bar = new ProgressBar(total);
   const info = new Map<SystemName, { settings: string; completedRows: string }>();
@@ -169,8 +187,8 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   for (const system of systems) cells.push(...(await runSystem(system, plan, bar, info)));
   const peerCpu = cpu ? await runPeerCpu(cpuPlan, bar) : undefined;
+  const cpuResult = cpu ? await runNestObanCpu(cpuPlan, bar) : undefined;
   bar.finish();
-  const cpuResult = cpu ? await runCpu(plan, bar) : undefined;
   const loadAfter = os.loadavg();
 
   const table = buildTable(plan, systems, cells);
@@ -197,7 +215,6 @@ async function main(): Promise<void> {
   if (cpuText) process.stdout.write(`\n${cpuText}\n`);
   if (cpuResult) process.stdout.write(`\n${cpuResult.text}\n`);
   if (!cpu) process.stdout.write(`\n(CPU benchmark skipped)\n`);
-  else if (!cpuResult) process.stdout.write(`\n(nest-oban's CPU rows: bench/cpu.ts is not there yet; see issue 3)\n`);
 
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
