@@ -88,8 +88,12 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy {
     return this.peer.isLeader;
   }
 
-  /** Follows this node's leadership: each renewal, and letting go (for tests and metrics). */
+  /**
+   * Follows this node's leadership: called with the state now, then on each
+   * renewal and on letting go (for tests and metrics).
+   */
   onLeadership(handler: (change: LeadershipChange) => void): void {
+    handler(this.peer.leadership);
     this.peer.onChange(handler);
   }
 

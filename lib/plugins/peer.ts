@@ -55,6 +55,13 @@ export class Peer implements LeaderView {
     return Date.now() < this.leaderUntil;
   }
 
+  /** This node's leadership now: since when it leads and until when its lease lets it act. */
+  get leadership(): LeadershipChange {
+    return this.isLeader
+      ? { node: this.node, leader: true, since: this.leaderSince, until: this.leaderUntil }
+      : { node: this.node, leader: false, until: Date.now() };
+  }
+
   onElected(handler: () => void): void {
     this.electedHandlers.push(handler);
   }
