@@ -75,7 +75,8 @@ describe('leader election across node processes', () => {
     await sleep(3_000);
     assert.equal(leadersAt(group).length, 1, 'still exactly one leader');
 
-    const killedAt = await first.kill();
+    await first.kill();
+    const killedAt = first.killedAt!;
     const rest = group.filter((n) => n !== first);
     const next = await waitFor(
       'a new leader after kill -9',

@@ -46,12 +46,15 @@ export class TestNode {
     await this.exited;
   }
 
-  /** kill -9: no shutdown code runs. Returns when the process is gone. */
+  /**
+   * kill -9: no shutdown code runs. Returns the time the process was seen
+   * gone, after which it surely did nothing (`killedAt`: when the kill was sent).
+   */
   async kill(): Promise<number> {
     this.killedAt = Date.now();
     process.kill(this.pid, 'SIGKILL');
     await this.exited;
-    return this.killedAt;
+    return Date.now();
   }
 
   private onLeader(message: { node: string; leader: boolean; since?: number; until: number }) {
