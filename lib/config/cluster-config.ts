@@ -2,6 +2,7 @@ import { ObanConfigError } from '../errors';
 import type { JobOptions } from '../engine/insert-row';
 import { isPlainObject } from '../json';
 import { type CronSchedule, checkTimezone, parseCron } from '../plugins/cron-expression';
+import { getWorkerMetadata } from '../worker/worker.decorator';
 import type { WorkerClass } from '../worker/worker.interface';
 import type { ClusterOptions, CronEntry } from './cluster-options';
 
@@ -109,6 +110,12 @@ function resolveCrontab(value: unknown, timezone: string, fail: (m: string) => n
     const schedule = parseCron(entry.cron, zone, where);
     if (typeof entry.worker !== 'function' && (typeof entry.worker !== 'string' || entry.worker === '')) {
       fail(`crontab[${index}] ('${schedule.expression}'): worker must be a @Worker class or a worker name`);
+    }
+    if (typeof entry.worker === 'function' && !getWorkerMetadata(entry.worker)) {
+      fail(
+        `crontab[${index}] ('${schedule.expression}'): ${entry.worker.name || 'the class'} is not a worker; ` +
+          `decorate it with @Worker()`,
+      );
     }
     if (entry.args !== undefined && !isPlainObject(entry.args)) {
       fail(`crontab[${index}] ('${schedule.expression}'): args must be a plain object of JSON values`);

@@ -36,7 +36,7 @@ export function parseCron(expression: unknown, timezone: string, where: string):
     cron = new Cron(expr, { paused: true, mode: '5-part', timezone });
   } catch (error) {
     throw new ObanConfigError(
-      `${where}: invalid cron expression '${expr}': ${(error as Error).message.replace(/^CronPattern: /, '')}. ` +
+      `${where}: invalid cron expression '${expr}': ${(error as Error).message.replace(/^CronPattern: /, '').replace(/\.$/, '')}. ` +
         `Use 5 fields (minute hour day-of-month month day-of-week) or a nickname such as @hourly`,
     );
   }
