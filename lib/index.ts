@@ -1,6 +1,8 @@
 export { ObanModule } from './oban.module';
 export { Oban, type InsertAllEntry } from './oban.service';
-export type { QueueState } from './oban.runtime';
+export type { QueueState } from './node-view';
+export type { PoolProcessStats } from './pool/process-pool';
+export { isWorkerProcess } from './pool/worker-process-flag';
 export { Worker, getWorkerMetadata } from './worker/worker.decorator';
 export type { ObanWorker, PerformContext } from './worker/worker.interface';
 export type { WorkerOptions } from './worker/worker-options';

@@ -3,7 +3,9 @@ import type { ObanModuleAsyncOptions, ObanModuleOptions, ObanOptionsFactory } fr
 import { ObanConfigError } from './errors';
 import { ObanCoreModule } from './oban-core.module';
 import { ObanRuntime } from './oban.runtime';
-import { OBAN_MODULE_OPTIONS } from './oban.tokens';
+import { OBAN_MODULE_OPTIONS, OBAN_NODE } from './oban.tokens';
+import { ObanChildModule } from './pool/child/oban-child.module';
+import { isWorkerProcess } from './pool/worker-process-flag';
 import { callerFile } from './util/caller-file';
 
 /**
@@ -12,15 +14,19 @@ import { callerFile } from './util/caller-file';
  *   ObanModule.forRoot({ connection: process.env.DATABASE_URL, queues: { default: 10 } })
  *
  * `Oban` is then injectable everywhere, and every `@Worker()` provider of the
- * app runs on the queues this node is given.
+ * app runs on the queues this node is given. Inside a worker process (where
+ * `cpu: true` jobs run) it provides only an `Oban` that forwards to the main
+ * process.
  */
 @Module({})
 export class ObanModule {
   static forRoot(options: ObanModuleOptions = {}): DynamicModule {
+    if (isWorkerProcess()) return ObanChildModule.register();
     return ObanModule.build({ provide: OBAN_MODULE_OPTIONS, useValue: options }, callerFile(), []);
   }
 
   static forRootAsync(options: ObanModuleAsyncOptions): DynamicModule {
+    if (isWorkerProcess()) return ObanChildModule.register();
     return ObanModule.build(asyncOptionsProvider(options), callerFile(), options.imports ?? [], options);
   }
 
@@ -34,8 +40,8 @@ export class ObanModule {
     return {
       module: ObanModule,
       imports: [ObanCoreModule.register([optionsProvider, ...extra], rootFile, imports)],
-      providers: [ObanRuntime],
-      exports: [ObanRuntime],
+      providers: [ObanRuntime, { provide: OBAN_NODE, useExisting: ObanRuntime }],
+      exports: [ObanRuntime, OBAN_NODE],
     };
   }
 }

@@ -10,8 +10,13 @@ import type { ObanConfig } from './config/config';
 import type { Database } from './db/database';
 import { ClusterEngine } from './engine/cluster-engine';
 import { Engine } from './engine/engine';
+import type { NodeView, QueueState } from './node-view';
 import { Notifier } from './notifier/notifier';
-import { OBAN_CONFIG, OBAN_DATABASE } from './oban.tokens';
+import { OBAN_CONFIG, OBAN_DATABASE, OBAN_ROOT_FILE } from './oban.tokens';
+import { Oban } from './oban.service';
+import { buildBootSpec } from './pool/module-locator';
+import { CHILD_OBAN_METHODS } from './pool/child/child-oban';
+import { type PoolProcessStats, ProcessPool } from './pool/process-pool';
 import { CronPlugin, resolveCrontab } from './plugins/cron';
 import { Lifeline } from './plugins/lifeline';
 import { type LeadershipChange, Peer } from './plugins/peer';
@@ -26,15 +31,6 @@ import { type Signal, SignalBus } from './signals';
 import { type Clock, OBAN_CLOCK, systemClock } from './util/clock';
 import { WorkerRegistry } from './worker/worker-registry';
 
-/** What `Oban.checkQueue` reports about a queue on this node. */
-export interface QueueState {
-  queue: string;
-  limit: number;
-  paused: boolean;
-  /** Jobs of this queue running on this node now. */
-  running: number;
-}
-
 /**
  * One node: the producers of the queues it runs, the executor, the acker, the
  * stager, the notifier, and its place in the cluster (the peer's heartbeat and
@@ -43,11 +39,12 @@ export interface QueueState {
  * the modules they use are torn down.
  */
 @Injectable()
-export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy {
+export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, NodeView {
   private readonly logger = new Logger('Oban');
   private readonly producers = new Map<string, Producer>();
   private readonly acker: Acker;
-  private readonly executor: Executor;
+  private executor!: Executor; // built at start, once the pool (if any) is up
+  private pool: ProcessPool | undefined;
   private readonly notifier: Notifier;
   private readonly stager: Stager;
   private readonly peer: Peer;
@@ -58,14 +55,17 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
     @Inject(OBAN_DATABASE) private readonly db: Database,
-    private readonly engine: Engine,
-    private readonly registry: WorkerRegistry,
-    private readonly signals: SignalBus,
-    private readonly cluster: ClusterEngine,
+    @Inject(Engine) private readonly engine: Engine,
+    @Inject(WorkerRegistry) private readonly registry: WorkerRegistry,
+    @Inject(SignalBus) private readonly signals: SignalBus,
+    @Inject(Oban) private readonly oban: Oban,
+    @Inject(OBAN_ROOT_FILE) private readonly rootFile: string | undefined,
+    @Inject(ClusterEngine) private readonly cluster: ClusterEngine,
     @Optional() @Inject(OBAN_CLOCK) private readonly clock: Clock = systemClock,
   ) {
-    this.acker = new Acker(engine, this.logger);
-    this.executor = new Executor(registry, this.acker, new InProcessRunner(), undefined, config.node, this.logger);
+    this.acker = new Acker(engine, this.logger, (queues) => {
+      for (const queue of queues) this.producers.get(queue)?.wake();
+    });
     this.notifier = new Notifier(db, this.logger);
     this.stager = new Stager(
       engine,
@@ -111,12 +111,26 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy {
     return { queue, limit: producer.limit, paused: producer.paused, running: producer.runningCount };
   }
 
+  /** The worker processes running `cpu: true` jobs, if this node has any. */
+  poolStats(): Promise<PoolProcessStats[]> {
+    return this.pool?.stats() ?? Promise.resolve([]);
+  }
+
   private async start(): Promise<void> {
     const { config, engine } = this;
     // Before anything starts: a bad crontab entry fails boot with nothing to undo.
     const crontab = resolveCrontab(config.cluster.crontab, this.registry);
     this.started = true;
     try {
+      this.pool = await this.startPool();
+      this.executor = new Executor(
+        this.registry,
+        this.acker,
+        new InProcessRunner(),
+        this.pool,
+        config.node,
+        this.logger,
+      );
       for (const q of config.queues) {
         const deps = { engine, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
         this.producers.set(q.name, new Producer(q.name, q.limit, q.paused, deps));
@@ -150,13 +164,14 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy {
       await this.stop().catch(() => undefined);
       throw error;
     }
+    const processes = this.pool ? `; ${this.pool.size} worker process(es) for cpu workers` : '';
     const queues = [...this.producers.values()]
       .map((p) => `${p.queue}:${p.limit}${p.paused ? ' (paused)' : ''}`)
       .join(', ');
     this.logger.log(
       `node ${config.node} on ${this.db.description}: ` +
         (queues ? `running queues ${queues}` : 'running no queues (insert only)') +
-        `; ${this.registry.all().length} worker(s)`,
+        `; ${this.registry.all().length} worker(s)${processes}`,
     );
   }
 
@@ -181,18 +196,51 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy {
     for (const producer of this.producers.values()) producer.stop();
     await this.stager.stop();
     const deadline = Date.now() + this.config.shutdownGracePeriod;
-    const left = await Promise.all([...this.producers.values()].map((p) => p.drain(deadline)));
-    const unfinished = left.reduce((a, b) => a + b, 0);
+    const unfinished = await this.drainProducers(deadline);
     if (unfinished > 0) {
       this.logger.warn(
         `${unfinished} job(s) still running after the ${this.config.shutdownGracePeriod} ms grace period; ` +
-          `they are left for rescue`,
+          `jobs in worker processes are stopped and put back, those in this process are left for rescue`,
       );
       this.executor.abortAll();
+      // Aborted jobs settle at once here, or when their worker process has exited.
+      await this.drainProducers(Date.now() + 5_000);
     }
     await this.acker.drain(Math.max(1_000, deadline - Date.now()));
+    await this.pool?.stop(Math.max(1_000, deadline - Date.now()));
+    // Last: until here this node's row keeps its unfinished jobs from being rescued.
     await this.peer.stop();
     await this.notifier.stop();
+  }
+
+  private async drainProducers(deadline: number): Promise<number> {
+    const left = await Promise.all([...this.producers.values()].map((p) => p.drain(deadline)));
+    return left.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Starts the worker processes when this node runs queues and has `cpu: true`
+   * workers, unless `processes` is 0 (then they run in this process).
+   */
+  private async startPool(): Promise<ProcessPool | undefined> {
+    const cpuWorkers = this.registry.all().filter((w) => w.options.cpu);
+    if (this.config.processes === 0 || cpuWorkers.length === 0 || this.config.queues.length === 0) return undefined;
+    const spec = buildBootSpec(cpuWorkers, this.rootFile, ['log', 'error', 'warn']);
+    const pool = new ProcessPool(
+      this.config.processes,
+      spec,
+      (method, args) => this.callFromChild(method, args),
+      this.logger,
+    );
+    await pool.start();
+    return pool;
+  }
+
+  /** An `Oban` call made by a job in a worker process. */
+  private callFromChild(method: string, args: unknown[]): Promise<unknown> {
+    if (!CHILD_OBAN_METHODS.has(method))
+      return Promise.reject(new Error(`Oban.${method} cannot be called from a worker process`));
+    return (this.oban as any)[method](...args);
   }
 
   private apply(signal: Signal): void {

@@ -8,9 +8,10 @@ import { Engine, type InsertRow, type ListJobsFilter } from './engine/engine';
 import { type InsertOptions, type JobOptions, buildInsertRow } from './engine/insert-row';
 import { LiveQueues } from './engine/live-queues';
 import { ObanError, ObanValidationError } from './errors';
-import type { Job, JobArgs } from './job';
-import { ObanRuntime, type QueueState } from './oban.runtime';
-import { OBAN_CONFIG } from './oban.tokens';
+import { JOB_STATES, type Job, type JobArgs, type JobState } from './job';
+import type { NodeView, QueueState } from './node-view';
+import type { PoolProcessStats } from './pool/process-pool';
+import { OBAN_CONFIG, OBAN_NODE } from './oban.tokens';
 import { type Signal, SignalBus } from './signals';
 import type { ObanWorker, WorkerClass } from './worker/worker.interface';
 import { WorkerRegistry } from './worker/worker-registry';
@@ -37,11 +38,11 @@ export class Oban {
 
   constructor(
     @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
-    private readonly engine: Engine,
-    private readonly registry: WorkerRegistry,
-    private readonly signals: SignalBus,
-    private readonly moduleRef: ModuleRef,
-    private readonly cluster: ClusterEngine,
+    @Inject(Engine) private readonly engine: Engine,
+    @Inject(WorkerRegistry) private readonly registry: WorkerRegistry,
+    @Inject(SignalBus) private readonly signals: SignalBus,
+    @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
+    @Inject(ClusterEngine) private readonly cluster: ClusterEngine,
   ) {
     this.localQueues = new Set(config.queues.map((q) => q.name));
     this.liveQueues = new LiveQueues(cluster);
@@ -79,11 +80,22 @@ export class Oban {
     return this.engine.insertJobs(rows, this.via(options.manager, 'insertAll'));
   }
 
-  getJob(id: number): Promise<Job | null> {
+  async getJob(id: number): Promise<Job | null> {
     return this.engine.getJob(checkId(id, 'getJob'));
   }
 
-  listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
+  async listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
+    for (const state of ([] as unknown[]).concat(filter.state ?? [])) {
+      if (!JOB_STATES.includes(state as JobState)) {
+        throw new ObanValidationError(
+          `listJobs: unknown state ${JSON.stringify(state)} (states: ${JOB_STATES.join(', ')})`,
+        );
+      }
+    }
+    const limit = filter.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new ObanValidationError(`listJobs: limit must be a whole number from 1 to 10000, got ${String(limit)}`);
+    }
     return this.engine.listJobs(filter);
   }
 
@@ -148,12 +160,21 @@ export class Oban {
 
   /** Whether this node is the cluster's leader (runs the lifeline, pruner and cron) now. */
   isLeader(): boolean {
-    return this.moduleRef.get(ObanRuntime, { strict: false }).isLeader;
+    return this.node().isLeader;
   }
 
   /** How `queue` runs on this node (limit, paused, running jobs), or null if this node does not run it. */
   checkQueue(queue: string): QueueState | null {
-    return this.moduleRef.get(ObanRuntime, { strict: false }).queueState(queue);
+    return this.node().queueState(queue);
+  }
+
+  /** This node's worker processes (pid, jobs running, resident memory); empty when cpu workers run in this process. */
+  checkProcesses(): Promise<PoolProcessStats[]> {
+    return this.node().poolStats();
+  }
+
+  private node(): NodeView {
+    return this.moduleRef.get<NodeView>(OBAN_NODE, { strict: false });
   }
 
   /** Remembers the queue's new state and tells every node, in one statement; this node hears it at once. */

@@ -4,3 +4,5 @@ export const OBAN_CONFIG = Symbol.for('nest-oban.config');
 export const OBAN_DATABASE = Symbol.for('nest-oban.database');
 /** The file that called `ObanModule.forRoot()`; worker processes load the app's modules from there. */
 export const OBAN_ROOT_FILE = Symbol.for('nest-oban.root-file');
+/** This node's runtime, as the `Oban` service sees it (see NodeView). */
+export const OBAN_NODE = Symbol.for('nest-oban.node');

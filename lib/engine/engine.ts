@@ -18,6 +18,8 @@ export interface InsertRow {
 /** The outcome of one attempt, as `ackJobs` writes it. */
 export interface AckRow {
   id: number;
+  /** Not written (the row has it); lets the node wake the queue of a job made available again. */
+  queue: string;
   /** The attempt being acknowledged; a row on another attempt is left alone. */
   attempt: number;
   state: JobState;

@@ -57,7 +57,7 @@ export class CronPlugin implements Plugin {
   private running: Promise<void> | undefined;
   private stopped = false;
   private failures = 0;
-  private ctx: PluginContext;
+  private ctx!: PluginContext;
 
   constructor(private readonly entries: ResolvedCron[]) {}
 

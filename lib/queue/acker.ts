@@ -19,6 +19,8 @@ export class Acker {
   constructor(
     private readonly engine: Engine,
     private readonly logger: Logger,
+    /** Told of the queues where a written outcome made a job available again. */
+    private readonly onAvailable: (queues: Set<string>) => void = () => undefined,
   ) {}
 
   get pendingCount(): number {
@@ -57,6 +59,8 @@ export class Acker {
       () => {
         this.writing = undefined;
         this.failures = 0;
+        const available = new Set(batch.filter((row) => row.state === 'available').map((row) => row.queue));
+        if (available.size > 0) this.onAvailable(available);
         if (this.pending.length > 0) this.schedule();
       },
       (error) => {

@@ -20,6 +20,7 @@ export class Executor {
     private readonly registry: WorkerRegistry,
     private readonly acker: Acker,
     private readonly inProcess: JobRunner,
+    /** Runs `cpu: true` workers; absent with `processes: 0`, when they run in this process. */
     private readonly pool: JobRunner | undefined,
     private readonly node: string,
     private readonly logger: Logger,
@@ -73,26 +74,32 @@ export class Executor {
   private attempt(job: Job, worker: RegisteredWorker, controller: AbortController): Promise<Outcome | null> {
     const runner = worker.options.cpu && this.pool ? this.pool : this.inProcess;
     const timeout = this.timeout(job, worker);
+    const signal = controller.signal;
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
+      let settled = false;
       const settle = (outcome: Outcome | null) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        controller.signal.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', onAbort);
         resolve(outcome);
       };
-      // An aborted attempt is over for the queue at once, whether or not its code stops.
-      const onAbort = () => {
-        const reason = controller.signal.reason;
-        if (reason instanceof JobTimeoutError) settle({ kind: 'failed', error: errorInfo(reason) });
-        else settle(null); // cancelled: the row already says so; shutdown: left for rescue
-      };
-      controller.signal.addEventListener('abort', onAbort);
+      // Work in this process cannot be stopped: the attempt is over for the
+      // queue at once. A stoppable runner is waited for until the work stopped.
+      const onAbort = () => !runner.stoppable && settle(abortOutcome(signal.reason, false));
+      signal.addEventListener('abort', onAbort);
       if (timeout !== undefined) {
         timer = setTimeout(() => controller.abort(new JobTimeoutError(worker.name, job.id, timeout)), timeout);
       }
-      runner.run(job, worker, controller.signal).then(
-        (outcome) => !controller.signal.aborted && settle(outcome),
-        (error) => !controller.signal.aborted && settle({ kind: 'failed', error: errorInfo(error) }),
+      runner.run(job, worker, signal).then(
+        (outcome) => settle(signal.aborted ? abortOutcome(signal.reason, runner.stoppable) : outcome),
+        (error) =>
+          settle(
+            signal.aborted
+              ? abortOutcome(signal.reason, runner.stoppable)
+              : { kind: 'failed', error: errorInfo(error) },
+          ),
       );
     });
   }
@@ -118,4 +125,15 @@ export class Executor {
     }
     return defaultBackoff(job.attempt, job.maxAttempts);
   }
+}
+
+/**
+ * What an aborted attempt comes to: a timeout is a failed attempt; a cancelled
+ * job is already `cancelled` in its row; at shutdown a job that was really
+ * stopped goes back to `available`, one that may still run is left for rescue.
+ */
+function abortOutcome(reason: unknown, stopped: boolean): Outcome | null {
+  if (reason instanceof JobTimeoutError) return { kind: 'failed', error: errorInfo(reason) };
+  if (reason instanceof ShutdownError && stopped) return { kind: 'released', reason: 'the node shut down' };
+  return null;
 }

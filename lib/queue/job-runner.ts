@@ -6,6 +6,12 @@ import type { Outcome } from './outcome';
 /** Runs one attempt of a job somewhere: in this process, or in a worker process. */
 export interface JobRunner {
   /**
+   * True when the runner really stops a job whose signal aborts (a worker
+   * process is killed): the executor then waits for it, so the job is never
+   * released while its code still runs.
+   */
+  readonly stoppable: boolean;
+  /**
    * Resolves with the attempt's outcome. When `signal` aborts, the caller stops
    * waiting; a runner that can stop the work (a worker process) does so.
    */
@@ -14,6 +20,9 @@ export interface JobRunner {
 
 /** Calls `perform` on the worker instance in the main process. */
 export class InProcessRunner implements JobRunner {
+  /** Code in this process cannot be stopped from outside; the signal asks it to stop. */
+  readonly stoppable = false;
+
   async run(job: Job, worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome> {
     try {
       return outcomeOfReturn(await worker.instance.perform(job, { signal }), worker.name);

@@ -46,7 +46,7 @@ function jobError(job: Job, info: ErrorInfo): JobError {
 
 /** Turns an outcome into the row `ackJobs` writes; `backoffSeconds` is used for a retry. */
 export function toAckRow(job: Job, outcome: Outcome, backoffSeconds = 0): AckRow {
-  const base = { id: job.id, attempt: job.attempt };
+  const base = { id: job.id, queue: job.queue, attempt: job.attempt };
   switch (outcome.kind) {
     case 'completed':
       return { ...base, state: 'completed', attempt_change: 0, result: outcome.result ?? null };
@@ -78,6 +78,6 @@ export function toAckRow(job: Job, outcome: Outcome, backoffSeconds = 0): AckRow
     case 'discarded':
       return { ...base, state: 'discarded', attempt_change: 0, error: jobError(job, outcome.error) };
     case 'released':
-      return { ...base, state: 'available', attempt_change: -1, meta: { released: outcome.reason } };
+      return { ...base, state: 'available', attempt_change: -1 };
   }
 }

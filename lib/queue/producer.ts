@@ -113,8 +113,10 @@ export class Producer {
         if (demand <= 0) break; // a finishing job kicks again
         this.mayHaveMore = false; // a wake() during the claim sets it again
         const jobs = await this.deps.engine.fetchJobs(this.queue, demand, this.deps.node);
-        if (this.stopped) {
-          this.release(jobs);
+        if (this.stopped || this.pausedValue) {
+          // Paused or stopped while the claim was under way: hand the jobs back.
+          this.release(jobs, this.stopped ? 'claimed during shutdown' : 'claimed as the queue paused');
+          if (this.pausedValue) this.mayHaveMore = true;
           break;
         }
         for (const job of jobs) this.run(job);
@@ -142,10 +144,8 @@ export class Producer {
     this.running.set(job.id, done);
   }
 
-  /** Jobs claimed just as the queue stopped go back without costing an attempt. */
-  private release(jobs: Job[]): void {
-    for (const job of jobs) {
-      this.deps.acker.ack(toAckRow(job, { kind: 'released', reason: 'claimed during shutdown' }));
-    }
+  /** Jobs claimed just as the queue stopped or paused go back without costing an attempt. */
+  private release(jobs: Job[], reason: string): void {
+    for (const job of jobs) this.deps.acker.ack(toAckRow(job, { kind: 'released', reason }));
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { ObanConfigError, ObanValidationError } from '../errors';
 import type { ResolvedWorkerRef } from '../engine/insert-row';
@@ -23,7 +23,8 @@ export interface RegisteredWorker {
 export class WorkerRegistry implements OnModuleInit {
   private byName: Map<string, RegisteredWorker> | undefined;
 
-  constructor(private readonly discovery: DiscoveryService) {}
+  // @Inject names the token: nest-oban must not depend on emitted decorator metadata.
+  constructor(@Inject(DiscoveryService) private readonly discovery: DiscoveryService) {}
 
   onModuleInit(): void {
     this.workers();

@@ -7,6 +7,8 @@ export interface TestAppOptions {
   oban: ObanModuleOptions;
   imports?: Array<Type | DynamicModule>;
   providers?: any[];
+  /** Nest log levels; boot failures a test expects are quieter with `[]`. */
+  logger?: false | Array<'error' | 'warn' | 'log'>;
 }
 
 /** Boots a Nest application context with ObanModule.forRoot(options) and the given modules. */
@@ -16,5 +18,8 @@ export async function createApp(options: TestAppOptions): Promise<INestApplicati
     providers: options.providers ?? [],
   })
   class TestRootModule {}
-  return NestFactory.createApplicationContext(TestRootModule, { logger: ['error', 'warn'], abortOnError: false });
+  return NestFactory.createApplicationContext(TestRootModule, {
+    logger: options.logger ?? ['error', 'warn'],
+    abortOnError: false,
+  });
 }

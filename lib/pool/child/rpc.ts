@@ -1,0 +1,31 @@
+import type { ChildMessage, ParentMessage } from '../protocol';
+
+let nextCallId = 1;
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+/** Calls an `Oban` method in the main process. */
+export function rpc(method: string, args: unknown[]): Promise<unknown> {
+  const callId = nextCallId++;
+  return new Promise((resolve, reject) => {
+    pending.set(callId, { resolve, reject });
+    send({ type: 'rpc', callId, method, args });
+  });
+}
+
+export function settleRpc(message: Extract<ParentMessage, { type: 'rpc-result' }>): void {
+  const call = pending.get(message.callId);
+  if (!call) return;
+  pending.delete(message.callId);
+  if (message.error) {
+    const error = new Error(message.error.message.replace(/^[^:]+: /, ''));
+    error.name = message.error.name;
+    error.stack = message.error.stack;
+    call.reject(error);
+  } else {
+    call.resolve(message.value);
+  }
+}
+
+export function send(message: ChildMessage, callback?: () => void): void {
+  if (process.connected) process.send!(message, undefined, {}, callback);
+}

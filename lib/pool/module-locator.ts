@@ -1,0 +1,67 @@
+import * as path from 'node:path';
+import type { Type } from '@nestjs/common';
+import { ObanConfigError } from '../errors';
+import type { RegisteredWorker } from '../worker/worker-registry';
+import type { BootSpec, ModuleLocation } from './protocol';
+
+/**
+ * Works out, in the main process, what a worker process must load to boot the
+ * modules that declare the `cpu: true` workers, without the user naming any
+ * file. Two sources, tried in the worker process in this order:
+ *
+ * - the root file: where ObanModule.forRoot() was called. Loading it (not
+ *   booting it) rebuilds the app's module graph, in which the worker process
+ *   finds each host module and every global module (ConfigModule.forRoot(),
+ *   TypeOrmModule.forRoot(), ...), dynamic ones included. Works for CommonJS
+ *   and ESM alike. Skipped when that file is the program's entry (main.ts),
+ *   since loading it would start the app.
+ * - the module's own file, found in require.cache (CommonJS, ts-node, tsx).
+ *   Only the host module boots then: global modules are known only through
+ *   the root.
+ */
+export function buildBootSpec(
+  cpuWorkers: RegisteredWorker[],
+  rootFile: string | undefined,
+  logLevels: string[],
+): BootSpec {
+  const usableRoot = rootFile && !isEntryFile(rootFile) ? rootFile : undefined;
+  const workers = cpuWorkers.map((worker) => {
+    const host = worker.hostModule;
+    if (!host) {
+      throw new ObanConfigError(`cpu worker ${worker.name}: cannot tell which module declares it`);
+    }
+    const hostLocation = locate(host);
+    if (!usableRoot && !hostLocation) {
+      throw new ObanConfigError(
+        `cpu worker ${worker.name}: worker processes cannot load its module ${host.name}: ` +
+          `export ${host.name} from its file, and call ObanModule.forRoot() in a module file rather than in ` +
+          `the entry file (or set processes: 0 to run cpu workers in the main process)`,
+      );
+    }
+    return { name: worker.name, hostModule: host.name, hostLocation };
+  });
+  return { rootFile: usableRoot, workers, logLevels };
+}
+
+/** The file and export name under which a class sits in require.cache, if any. */
+export function locate(target: Type): ModuleLocation | undefined {
+  const cache: NodeJS.Dict<NodeModule> = require.cache ?? {};
+  for (const [file, mod] of Object.entries(cache)) {
+    const exports = mod?.exports;
+    if (!exports || (typeof exports !== 'object' && typeof exports !== 'function')) continue;
+    if (exports === target) return { file, exportName: 'module.exports' };
+    for (const key of Object.keys(exports)) {
+      try {
+        if (exports[key] === target) return { file, exportName: key };
+      } catch {
+        // a getter that throws: not our class
+      }
+    }
+  }
+  return undefined;
+}
+
+function isEntryFile(file: string): boolean {
+  const entry = require.main?.filename ?? process.argv[1];
+  return entry !== undefined && path.resolve(entry) === path.resolve(file);
+}

@@ -1,0 +1,188 @@
+import type { Logger } from '@nestjs/common';
+import { ObanConfigError } from '../errors';
+import type { Job } from '../job';
+import type { JobRunner } from '../queue/job-runner';
+import type { Outcome } from '../queue/outcome';
+import type { RegisteredWorker } from '../worker/worker-registry';
+import { childExecArgv } from './child-exec-argv';
+// Imported so compilers and bundlers ship the worker-process entry; importing it runs nothing.
+import './child/main';
+import type { BootSpec } from './protocol';
+import { WorkerProcess, describeExit } from './worker-process';
+
+export interface PoolProcessStats {
+  pid: number | undefined;
+  ready: boolean;
+  running: number;
+  /** Resident memory in bytes, or null when it cannot be read. */
+  rss: number | null;
+}
+
+interface Waiting {
+  job: Job;
+  resolve: (outcome: Outcome) => void;
+}
+
+const BOOT_TIMEOUT_MS = 60_000;
+const MAX_RESTART_DELAY_MS = 30_000;
+/** A process that dies sooner than this after starting counts as failing, and restarts back off. */
+const HEALTHY_AFTER_MS = 10_000;
+
+/**
+ * The worker processes that run `cpu: true` jobs. The main process claims the
+ * jobs (so a queue's limit is one budget whatever the number of processes) and
+ * hands each to the ready process running the fewest jobs. A job that must be
+ * stopped (timeout, cancel, shutdown) stops its whole process; the others it
+ * held are released once it has exited. A process that dies is replaced, after
+ * a growing delay when it keeps dying; jobs never go to a process that has not
+ * booted, so one that cannot start fails no job.
+ */
+export class ProcessPool implements JobRunner {
+  readonly stoppable = true;
+  private readonly slots: Array<WorkerProcess | undefined>;
+  private readonly failures: number[];
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  private readonly waiting: Waiting[] = [];
+  private readonly entry = require.resolve('./child/main');
+  private readonly execArgv: string[];
+  private stopping = false;
+  private nextSlot = 0;
+
+  constructor(
+    size: number,
+    private readonly spec: BootSpec,
+    private readonly rpc: (method: string, args: unknown[]) => Promise<unknown>,
+    private readonly logger: Logger,
+  ) {
+    this.slots = new Array(size).fill(undefined);
+    this.failures = new Array(size).fill(0);
+    this.execArgv = childExecArgv(this.entry);
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Starts every process and waits until each has booted; fails the app's boot with the reason if one cannot. */
+  async start(): Promise<void> {
+    const started = this.slots.map((_, slot) => this.spawn(slot));
+    try {
+      await Promise.all(started.map((p) => withTimeout(p.ready, BOOT_TIMEOUT_MS, 'booting')));
+    } catch (error) {
+      await this.stop(1_000);
+      throw new ObanConfigError(
+        `a worker process for the cpu workers (${this.spec.workers.map((w) => w.name).join(', ')}) failed to start: ` +
+          `${(error as Error).message}`,
+      );
+    }
+    this.logger.log(
+      `${this.size} worker process(es) (pids ${started.map((p) => p.pid).join(', ')}) ready for ` +
+        this.spec.workers.map((w) => w.name).join(', '),
+    );
+  }
+
+  run(job: Job, _worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome> {
+    return new Promise((resolve) => {
+      const entry: Waiting = { job, resolve };
+      signal.addEventListener('abort', () => this.stopJob(entry), { once: true });
+      this.waiting.push(entry);
+      this.dispatch();
+    });
+  }
+
+  async stats(): Promise<PoolProcessStats[]> {
+    return Promise.all(
+      this.slots.map(async (p) => {
+        if (!p) return { pid: undefined, ready: false, running: 0, rss: null };
+        return { pid: p.pid, ready: p.isReady, running: p.load, rss: await p.rss() };
+      }),
+    );
+  }
+
+  /** Closes every process (its Nest context's teardown hooks run), killing those still busy after `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
+    for (const entry of this.waiting.splice(0)) entry.resolve({ kind: 'released', reason: 'the pool stopped' });
+    await Promise.all(this.slots.map((p) => p?.stop(timeoutMs)));
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length > 0) {
+      const process = this.leastLoaded();
+      if (!process) return; // waits for a process to become ready
+      const entry = this.waiting.shift()!;
+      process.run(entry.job).then(entry.resolve);
+    }
+  }
+
+  /** The ready process with the fewest jobs; ties go round the slots so all processes get work. */
+  private leastLoaded(): WorkerProcess | undefined {
+    let best: WorkerProcess | undefined;
+    for (let i = 0; i < this.slots.length; i++) {
+      const candidate = this.slots[(this.nextSlot + i) % this.slots.length];
+      if (candidate?.isReady && (!best || candidate.load < best.load)) best = candidate;
+    }
+    this.nextSlot = (this.nextSlot + 1) % this.slots.length;
+    return best;
+  }
+
+  private stopJob(entry: Waiting): void {
+    const index = this.waiting.indexOf(entry);
+    if (index >= 0) {
+      this.waiting.splice(index, 1);
+      entry.resolve({ kind: 'released', reason: 'stopped before it started' });
+      return;
+    }
+    this.slots.find((p) => p?.holds(entry.job.id))?.kill();
+  }
+
+  private spawn(slot: number): WorkerProcess {
+    const process = new WorkerProcess(this.entry, this.execArgv, this.spec, {
+      rpc: this.rpc,
+      exit: (p, code, signal, jobs) => this.onExit(slot, p, code, signal, jobs),
+    });
+    this.slots[slot] = process;
+    process.ready.then(
+      () => this.dispatch(),
+      () => undefined, // reported by start() at boot, by onExit later
+    );
+    return process;
+  }
+
+  private onExit(
+    slot: number,
+    process: WorkerProcess,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    jobs: Job[],
+  ) {
+    if (this.slots[slot] === process) this.slots[slot] = undefined;
+    if (this.stopping) return;
+    // Stopping a process for a timeout or cancel is no sign of trouble; dying young is.
+    const failing = !process.wasKilled && Date.now() - process.startedAt < HEALTHY_AFTER_MS;
+    this.failures[slot] = failing ? this.failures[slot] + 1 : 0;
+    const delay = this.failures[slot] <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** (this.failures[slot] - 2));
+    const what = process.booted
+      ? `${describeExit(code, signal)}${jobs.length ? ` holding job(s) ${jobs.map((j) => j.id).join(', ')}` : ''}`
+      : `failed to start: ${process.failure ?? describeExit(code, signal)}`;
+    const message = `worker process ${process.pid} ${what}; starting another${delay ? ` in ${delay} ms` : ''}`;
+    if (process.wasKilled) this.logger.log(message);
+    else if (this.failures[slot] > 1 || !process.booted) this.logger.error(message);
+    else this.logger.warn(message);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (!this.stopping) this.spawn(slot);
+    }, delay);
+    this.restartTimers.add(timer);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}

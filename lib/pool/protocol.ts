@@ -1,0 +1,43 @@
+import type { Job } from '../job';
+import type { ErrorInfo, Outcome } from '../queue/outcome';
+
+/**
+ * Messages between the main process and a worker process, over the IPC channel
+ * of child_process.fork (structured-clone serialization, so Dates survive).
+ */
+
+/** Where a worker process finds a module: a file and the export holding the class. */
+export interface ModuleLocation {
+  file: string;
+  exportName: string;
+}
+
+/** What a worker process loads and boots. */
+export interface BootSpec {
+  /** The file that called ObanModule.forRoot(): walking its module graph finds host modules and global modules. */
+  rootFile?: string;
+  workers: Array<{
+    name: string;
+    /** The class name of the module declaring the worker. */
+    hostModule: string;
+    /** Where that module is exported, when the main process could tell. */
+    hostLocation?: ModuleLocation;
+  }>;
+  /** Log levels for the worker process's Nest logger. */
+  logLevels: string[];
+}
+
+export type ParentMessage =
+  | { type: 'boot'; spec: BootSpec }
+  | { type: 'run'; job: Job }
+  | { type: 'stats' }
+  | { type: 'rpc-result'; callId: number; value?: unknown; error?: ErrorInfo & { name: string } }
+  | { type: 'shutdown' };
+
+export type ChildMessage =
+  | { type: 'ready'; pid: number; workers: string[] }
+  | { type: 'boot-failed'; error: ErrorInfo }
+  | { type: 'outcome'; jobId: number; outcome: Outcome }
+  | { type: 'stats'; rss: number; running: number }
+  | { type: 'rpc'; callId: number; method: string; args: unknown[] }
+  | { type: 'fatal'; error: ErrorInfo };

@@ -1,0 +1,206 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import type { Job } from '../job';
+import type { ErrorInfo, Outcome } from '../queue/outcome';
+import type { BootSpec, ChildMessage, ParentMessage } from './protocol';
+
+export interface WorkerProcessEvents {
+  /** The process asks the main process's Oban to do something. */
+  rpc(method: string, args: unknown[]): Promise<unknown>;
+  /** The process ended, by itself or killed; `jobs` were in it and get no outcome of their own. */
+  exit(process: WorkerProcess, code: number | null, signal: NodeJS.Signals | null, jobs: Job[]): void;
+}
+
+/** The main process's handle on one worker process. */
+export class WorkerProcess {
+  private readonly child: ChildProcess;
+  private readonly inFlight = new Map<number, { job: Job; resolve: (outcome: Outcome) => void }>();
+  private readonly statsWaiters: Array<(stats: { rss: number; running: number }) => void> = [];
+  private state: 'starting' | 'ready' | 'stopping' | 'exited' = 'starting';
+  private fatal: ErrorInfo | undefined;
+  private killed = false;
+  private wasReady = false;
+  readonly startedAt = Date.now();
+  readonly ready: Promise<void>;
+  readonly exited: Promise<void>;
+
+  constructor(
+    entry: string,
+    execArgv: string[],
+    spec: BootSpec,
+    private readonly events: WorkerProcessEvents,
+  ) {
+    this.child = fork(entry, [], {
+      execArgv,
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    this.ready = new Promise((resolve, reject) => {
+      this.child.on('message', (message: ChildMessage) => this.onMessage(message, resolve, reject));
+      this.child.once('exit', (code, signal) => {
+        if (this.state === 'starting') {
+          reject(new Error(this.fatal?.message ?? `${describeExit(code, signal)} before it was ready`));
+        }
+        this.onExit(code, signal);
+      });
+      this.child.once('error', (error) => reject(error));
+    });
+    this.ready.catch(() => undefined);
+    this.send({ type: 'boot', spec });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get isReady(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Whether it ever booted; a process that never did failed to start. */
+  get booted(): boolean {
+    return this.wasReady;
+  }
+
+  /** The error it reported before dying (a boot failure or an uncaught error), if any. */
+  get failure(): string | undefined {
+    return this.fatal?.message;
+  }
+
+  /** Whether the pool killed it (to stop a job), rather than it dying. */
+  get wasKilled(): boolean {
+    return this.killed;
+  }
+
+  get load(): number {
+    return this.inFlight.size;
+  }
+
+  holds(jobId: number): boolean {
+    return this.inFlight.has(jobId);
+  }
+
+  run(job: Job): Promise<Outcome> {
+    return new Promise((resolve) => {
+      this.inFlight.set(job.id, { job, resolve });
+      this.send({ type: 'run', job });
+    });
+  }
+
+  /**
+   * Resident memory in bytes, or null when unknown. Read from /proc where
+   * there is one, since a process busy with CPU-bound work cannot answer;
+   * elsewhere the process is asked, with a short timeout.
+   */
+  async rss(): Promise<number | null> {
+    const pid = this.child.pid;
+    if (pid === undefined || this.state === 'exited') return null;
+    try {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
+      const kb = /^VmRSS:\s+(\d+) kB/m.exec(status);
+      if (kb) return Number(kb[1]) * 1024;
+    } catch {
+      // no procfs: ask the process
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), 500);
+      this.statsWaiters.push((stats) => {
+        clearTimeout(timer);
+        resolve(stats.rss);
+      });
+      this.send({ type: 'stats' });
+    });
+  }
+
+  /**
+   * Stops now, the only way to stop CPU-bound code. The jobs it held are
+   * released once it has exited: stopped, so none can run twice at once.
+   */
+  kill(): void {
+    if (this.state === 'exited') return;
+    this.state = 'stopping';
+    this.killed = true;
+    this.child.kill('SIGKILL');
+  }
+
+  /** Asks the process to close its Nest context (teardown hooks) and exit; kills it after `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.state === 'exited') return;
+    this.state = 'stopping';
+    this.send({ type: 'shutdown' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  private onMessage(message: ChildMessage, ready: () => void, failed: (error: Error) => void): void {
+    switch (message.type) {
+      case 'ready':
+        this.state = 'ready';
+        this.wasReady = true;
+        ready();
+        break;
+      case 'boot-failed':
+        this.fatal = message.error;
+        failed(new Error(message.error.message));
+        break;
+      case 'outcome': {
+        const entry = this.inFlight.get(message.jobId);
+        this.inFlight.delete(message.jobId);
+        entry?.resolve(message.outcome);
+        break;
+      }
+      case 'stats':
+        this.statsWaiters.shift()?.({ rss: message.rss, running: message.running });
+        break;
+      case 'rpc':
+        this.events.rpc(message.method, message.args).then(
+          (value) => this.send({ type: 'rpc-result', callId: message.callId, value }),
+          (error: Error) =>
+            this.send({
+              type: 'rpc-result',
+              callId: message.callId,
+              error: { name: error.name, message: `${error.name}: ${error.message}`, stack: error.stack },
+            }),
+        );
+        break;
+      case 'fatal':
+        this.fatal = message.error;
+        break;
+    }
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.state = 'exited';
+    const jobs = [...this.inFlight.values()];
+    this.inFlight.clear();
+    for (const waiter of this.statsWaiters.splice(0)) waiter({ rss: 0, running: 0 });
+    this.events.exit(
+      this,
+      code,
+      signal,
+      jobs.map((e) => e.job),
+    );
+    const outcome: Outcome = this.killed
+      ? { kind: 'released', reason: `worker process ${this.pid} was stopped for another job` }
+      : {
+          kind: 'failed',
+          error: {
+            message:
+              `WorkerProcessExitError: worker process ${this.pid} ${describeExit(code, signal)} while running this job` +
+              (this.fatal ? ` (${this.fatal.message})` : ''),
+            stack: this.fatal?.stack,
+          },
+        };
+    for (const { resolve } of jobs) resolve(outcome);
+  }
+
+  private send(message: ParentMessage): void {
+    if (this.child.connected) this.child.send(message);
+  }
+}
+
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
+}

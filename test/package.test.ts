@@ -1,0 +1,57 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as entry from '../lib';
+import type { Job, JobState, ObanModuleOptions, ObanWorker, WorkerOptions } from '../lib';
+
+const root = path.join(__dirname, '..');
+
+describe('package', () => {
+  it('one entry exports the module, decorator, service and outcomes', () => {
+    for (const name of [
+      'ObanModule',
+      'Worker',
+      'Oban',
+      'snooze',
+      'cancel',
+      'JobSnooze',
+      'JobCancel',
+      'obanMigrations',
+    ]) {
+      assert.equal(typeof (entry as any)[name], 'function', `${name} is exported`);
+    }
+    // The types are exported too; this only compiles if they are.
+    const job: Pick<Job<{ n: number }>, 'args'> & { state: JobState } = { args: { n: 1 }, state: 'available' };
+    const worker: ObanWorker<{ n: number }, number> = { perform: (j) => j.args.n };
+    const options: ObanModuleOptions & WorkerOptions = { queues: { default: 1 }, queue: 'default' };
+    assert.ok(job && worker && options);
+  });
+
+  it('builds with tsc to dist/, where main and types point', () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    assert.equal(pkg.main, 'dist/lib/index.js');
+    assert.equal(pkg.types, 'dist/lib/index.d.ts');
+    // Inside the repo, so the built code resolves its dependencies from node_modules.
+    const out = mkdtempSync(path.join(root, '.build-test-'));
+    try {
+      execFileSync(
+        process.execPath,
+        [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out],
+        {
+          cwd: root,
+          stdio: 'pipe',
+        },
+      );
+      const main = path.join(out, path.relative('dist', pkg.main));
+      assert.ok(existsSync(main), `${main} was built`);
+      assert.ok(existsSync(path.join(out, path.relative('dist', pkg.types))));
+      const built = require(main);
+      assert.equal(typeof built.ObanModule.forRoot, 'function');
+      assert.equal(typeof built.Oban, 'function');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
