@@ -161,3 +161,65 @@ describe('lifeline in the database', () => {
     assert.equal((await job(alive))?.state, 'executing', 'a live node keeps its job');
   });
 });
+
+describe('orphan rescue covers the process pool', () => {
+  const schema = new TestSchema('cluster_rescue_pool');
+  const nodes: TestNode[] = [];
+  before(async () => {
+    await schema.query(`CREATE SCHEMA IF NOT EXISTS "${schema.prefix}"`);
+    await schema.query(`CREATE TABLE "${schema.prefix}".runs (
+      id bigserial PRIMARY KEY, job_id bigint NOT NULL, attempt int NOT NULL, node text NOT NULL,
+      started_ms bigint NOT NULL, ended_ms bigint, pid int)`);
+  });
+  after(async () => {
+    await killAll(nodes);
+    await schema.drop();
+  });
+
+  it('kill -9 of a node ends its worker process, and the job it ran is rescued and run elsewhere', async () => {
+    const settings = (processes: number) => ({
+      prefix: schema.prefix,
+      databaseUrl: DATABASE_URL,
+      cpu: true,
+      oban: { queues: { cpu: 1 }, processes, heartbeatInterval: 200, leaderTtl: 1_000, nodeTtl: 2_000 },
+    });
+    const first = startNode(settings(1));
+    nodes.push(first);
+    await first.ready;
+    await schema.query(
+      `INSERT INTO ${schema.jobs} (worker, queue, args, max_attempts) VALUES ('CpuRecordWorker', 'cpu', '{"firstMs": 120000}', 3)`,
+    );
+    await schema.query(`SELECT pg_notify($1, 'cpu')`, [`${schema.prefix}.oban_insert`]);
+    const [run] = await waitFor('the job running in a worker process', () =>
+      schema
+        .query<{ pid: number; job_id: string }>(`SELECT pid, job_id FROM "${schema.prefix}".runs`)
+        .then((r) => (r.length > 0 ? r : null)),
+    );
+    assert.notEqual(run.pid, first.pid, 'ran in a child process');
+    const second = startNode(settings(1));
+    nodes.push(second);
+    await second.ready;
+
+    await first.kill();
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor('the worker process gone with its node', () => !alive(run.pid), { timeout: 15_000 });
+    const done = await waitFor(
+      'the job completed on the other node',
+      async () => {
+        const [job] = await schema.query(`SELECT * FROM ${schema.jobs} WHERE id = $1`, [run.job_id]);
+        return job.state === 'completed' ? job : null;
+      },
+      { timeout: 30_000 },
+    );
+    assert.equal(done.attempted_by[0], second.node);
+    assert.match(JSON.stringify(done.errors), new RegExp(`NodeDiedError: node ${first.node} stopped heartbeating`));
+    await second.stop();
+  });
+});

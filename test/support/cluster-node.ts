@@ -19,6 +19,7 @@ import type { ObanConfig } from '../../lib/config/config';
 import { ObanRuntime } from '../../lib/oban.runtime';
 import { OBAN_CONFIG } from '../../lib/oban.tokens';
 import { OBAN_CLOCK, type Clock } from '../../lib/util/clock';
+import { CpuWorkerModule } from './cluster-cpu-worker';
 
 export interface TestNodeSettings {
   prefix: string;
@@ -26,6 +27,8 @@ export interface TestNodeSettings {
   oban: Omit<ObanModuleOptions, 'connection' | 'prefix' | 'crontab'>;
   /** Cron entries for RecordWorker: [expression, name]. */
   crontab?: Array<{ cron: string; name: string }>;
+  /** Also run CpuRecordWorker (queue 'cpu', `cpu: true`) from cluster-cpu-worker.ts. */
+  cpu?: boolean;
   /** A shared fast clock: clock time = epoch + (Date.now() - realStart) * rate. */
   clock?: { epoch: number; realStart: number; rate: number };
 }
@@ -112,6 +115,7 @@ async function main() {
         crontab: (settings.crontab ?? []).map((e) => ({ ...e, worker: RecordWorker, args: { ms: 0 } })),
       }),
       WorkersModule,
+      ...(settings.cpu ? [CpuWorkerModule] : []),
     ],
   })
   class NodeModule {}
