@@ -11,6 +11,7 @@ export { JobCancel, JobSnooze, cancel, snooze } from './outcomes';
 export type { InsertOptions, JobOptions } from './engine/insert-row';
 export type { ListJobsFilter } from './engine/engine';
 export type { ObanModuleAsyncOptions, ObanModuleOptions, ObanOptionsFactory, QueueOption } from './config/options';
+export type { ClusterOptions, CronEntry, PrunerOptions } from './config/cluster-options';
 export { ObanConfigError, ObanError, ObanValidationError } from './errors';
 export { JobCancelledError, JobTimeoutError } from './queue/abort-reasons';
 export { OBAN_SCHEMA_VERSION, obanMigrations } from '../migrations';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { ObanConfigError } from '../errors';
 import { checkQueueName } from '../worker/worker-options';
+import { CLUSTER_OPTION_KEYS, type ClusterConfig, resolveClusterConfig } from './cluster-config';
 import type { ObanModuleOptions, QueueOption } from './options';
 
 export interface QueueConfig {
@@ -21,6 +22,8 @@ export interface ObanConfig {
   shutdownGracePeriod: number;
   stageInterval: number;
   poolSize: number;
+  /** Heartbeat, leadership, pruner and cron settings. */
+  cluster: ClusterConfig;
 }
 
 const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
@@ -33,6 +36,7 @@ const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
   'shutdownGracePeriod',
   'stageInterval',
   'poolSize',
+  ...CLUSTER_OPTION_KEYS,
 ]);
 
 export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv = process.env): ObanConfig {
@@ -79,6 +83,7 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     shutdownGracePeriod: msOption(options.shutdownGracePeriod, 'shutdownGracePeriod', 15_000, fail, 0),
     stageInterval: msOption(options.stageInterval, 'stageInterval', 1_000, fail, 10),
     poolSize: integerOption(options.poolSize, 'poolSize', 10, 2, fail),
+    cluster: resolveClusterConfig(options),
   };
 }
 
