@@ -2,7 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Global, type INestApplicationContext, Module } from '@nestjs/common';
 import { Oban, Worker } from '../lib';
-import { migrate } from '../lib/db/migrate';
 import { PgDatabase } from '../lib/db/pg-database';
 import { buildClusterStatements } from '../lib/db/cluster-statements';
 import { ClusterEngine } from '../lib/engine/cluster-engine';
@@ -81,11 +80,7 @@ describe('cron expressions', () => {
 describe('cron across nodes', () => {
   const schema = new TestSchema('cluster_cron');
   const apps: INestApplicationContext[] = [];
-  before(async () => {
-    const db = PgDatabase.fromUrl(DATABASE_URL, 2);
-    await migrate(db, schema.prefix);
-    await db.close();
-  });
+  before(() => schema.migrate());
   after(async () => {
     for (const app of apps) await app.close().catch(() => undefined);
     await schema.drop();

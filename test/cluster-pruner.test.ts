@@ -2,8 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Oban, type ObanModuleOptions } from '../lib';
-import { migrate } from '../lib/db/migrate';
-import { PgDatabase } from '../lib/db/pg-database';
 import { ClusterEngine } from '../lib/engine/cluster-engine';
 import { createApp } from './support/app';
 import { DATABASE_URL, TestSchema } from './support/db';
@@ -12,11 +10,7 @@ import { sleep, waitFor } from './support/wait';
 describe('pruner', () => {
   const schema = new TestSchema('cluster_pruner');
   const apps: INestApplicationContext[] = [];
-  before(async () => {
-    const db = PgDatabase.fromUrl(DATABASE_URL, 2);
-    await migrate(db, schema.prefix);
-    await db.close();
-  });
+  before(() => schema.migrate());
   after(async () => {
     for (const app of apps) await app.close();
     await schema.drop();

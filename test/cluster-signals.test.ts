@@ -2,8 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type INestApplicationContext, Module } from '@nestjs/common';
 import { Oban, Worker, type Job } from '../lib';
-import { migrate } from '../lib/db/migrate';
-import { PgDatabase } from '../lib/db/pg-database';
 import { createApp } from './support/app';
 import { DATABASE_URL, TestSchema } from './support/db';
 import { sleep, waitFor } from './support/wait';
@@ -21,11 +19,7 @@ class MediaModule {}
 describe('queue signals and state across nodes', () => {
   const schema = new TestSchema('cluster_signals');
   const apps: INestApplicationContext[] = [];
-  before(async () => {
-    const db = PgDatabase.fromUrl(DATABASE_URL, 2);
-    await migrate(db, schema.prefix);
-    await db.close();
-  });
+  before(() => schema.migrate());
   after(async () => {
     for (const app of apps) await app.close();
     await schema.drop();

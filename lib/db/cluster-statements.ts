@@ -1,5 +1,4 @@
-import type { Statement } from './database';
-import { quoteIdent } from './pg-database';
+import { insertJobsSql, schemaNames, statementNamer } from './sql';
 
 /**
  * The SQL of running several nodes on one database: heartbeat and leadership,
@@ -11,20 +10,10 @@ import { quoteIdent } from './pg-database';
 export type ClusterStatements = ReturnType<typeof buildClusterStatements>;
 
 export function buildClusterStatements(prefix: string) {
-  const schema = quoteIdent(prefix);
-  const jobs = `${schema}.oban_jobs`;
-  const nodes = `${schema}.oban_nodes`;
-  const peers = `${schema}.oban_peers`;
-  const queues = `${schema}.oban_queues`;
-  const crons = `${schema}.oban_crons`;
-  const stateType = `${schema}.oban_job_state`;
-  const insertChannel = `${prefix}.oban_insert`;
-  const signalChannel = `${prefix}.oban_signal`;
+  const names = schemaNames(prefix);
+  const { jobs, nodes, peers, queues, crons, stateType, insertChannel, signalChannel } = names;
   const ms = (param: string) => `${param} * interval '1 millisecond'`;
-  const named = (name: string, text: string): Statement => ({
-    name: `oban_${name}_${prefix}`.slice(0, 63),
-    text: text.replace(/\s+/g, ' ').trim(),
-  });
+  const named = statementNamer(prefix);
   /** The caller ($n) holds an unexpired lease: leader-only writes check it in the database too. */
   const isLeader = (param: string) =>
     `EXISTS (SELECT 1 FROM ${peers} WHERE name = 'oban' AND node = ${param} AND expires_at > now())`;
@@ -172,16 +161,7 @@ export function buildClusterStatements(prefix: string) {
       UPDATE ${crons} SET last_slot = $2::timestamptz
       WHERE name = $1 AND last_slot < $2::timestamptz AND ${isLeader('$3')}
       RETURNING name
-    ), input AS (
-      SELECT r.*, COALESCE(r.scheduled_at, now() + COALESCE(r.schedule_in, 0) * interval '1 second') AS due_at
-      FROM claim, jsonb_to_recordset($4::jsonb) AS r(
-        queue text, worker text, args jsonb, meta jsonb, tags text[],
-        max_attempts integer, priority integer, scheduled_at timestamptz, schedule_in float8)
-    )
-    INSERT INTO ${jobs} AS j (state, queue, worker, args, meta, tags, max_attempts, priority, scheduled_at)
-    SELECT CASE WHEN due_at <= now() THEN 'available' ELSE 'scheduled' END::${stateType},
-           queue, worker, args, meta, tags, max_attempts, priority, due_at
-    FROM input
+    ), ${insertJobsSql(names, '$4', 'claim, ')}
     RETURNING j.id, CASE WHEN j.state = 'available' THEN pg_notify('${insertChannel}', j.queue) END AS notified
     `,
     ),

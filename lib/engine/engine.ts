@@ -108,8 +108,4 @@ export class Engine {
     const [row] = await this.db.query<{ state: JobState; deleted: string }>(this.sql.deleteJob, [id]);
     return row ? { state: row.state, deleted: Number(row.deleted) > 0 } : { state: null, deleted: false };
   }
-
-  async signal(payload: object): Promise<void> {
-    await this.db.query(this.sql.signal, [JSON.stringify(payload)]);
-  }
 }
