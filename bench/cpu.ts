@@ -14,7 +14,7 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
-import { Oban } from '../lib';
+import { Oban, type InsertAllEntry } from '../lib';
 import { bootBenchApp, NoopCpuWorker, ShaChainWorker } from './cpu/app';
 import { shaChain } from './cpu/sha-chain';
 
@@ -27,6 +27,8 @@ export interface CpuBenchOptions {
   noopJobs?: number;
   onProgress?: (label: string, done: number, total: number) => void;
 }
+
+type Progress = (label: string, done: number, total: number) => void;
 
 export interface CpuBenchRow {
   label: string;
@@ -70,7 +72,11 @@ export async function runCpuBenchmark(options: CpuBenchOptions = {}): Promise<Cp
   let inProcess = 0;
   let workerRssMb: number[] = [];
   for (const n of counts) {
-    const { seconds, rss } = await timeNestOban(n, jobs, rounds, progress);
+    const chains = Array.from({ length: jobs }, (_, i) => ({
+      worker: ShaChainWorker,
+      args: { rounds, seed: `job-${i}` },
+    }));
+    const { seconds, rss } = await timeRun(n, chains, `nest-oban, processes: ${n}`, progress);
     if (n === 0) inProcess = seconds;
     if (rss.length) workerRssMb = rss;
     const speedup = inProcess / seconds;
@@ -86,8 +92,10 @@ export async function runCpuBenchmark(options: CpuBenchOptions = {}): Promise<Cp
   }
 
   const noopJobs = options.noopJobs ?? 2_000;
-  const noopIn = await timeNoop(0, noopJobs, progress);
-  const noopPool = await timeNoop(Math.max(...counts, 1), noopJobs, progress);
+  const noops = Array.from({ length: noopJobs }, () => ({ worker: NoopCpuWorker, args: {} }));
+  const poolSize = Math.max(...counts, 1);
+  const noopIn = (await timeRun(0, noops, 'no-op cpu jobs, processes: 0', progress)).seconds;
+  const noopPool = (await timeRun(poolSize, noops, `no-op cpu jobs, processes: ${poolSize}`, progress)).seconds;
   return {
     jobs,
     rounds,
@@ -101,7 +109,7 @@ export async function runCpuBenchmark(options: CpuBenchOptions = {}): Promise<Cp
   };
 }
 
-async function forkedFloor(n: number, jobs: number, rounds: number, progress: CpuBenchOptions['onProgress'] & {}) {
+async function forkedFloor(n: number, jobs: number, rounds: number, progress: Progress) {
   const children = await Promise.all(
     Array.from({ length: n }, () => {
       const child = fork(require.resolve('./cpu/floor-child'), [], { execArgv: process.execArgv });
@@ -129,12 +137,8 @@ async function forkedFloor(n: number, jobs: number, rounds: number, progress: Cp
   return seconds;
 }
 
-async function timeNestOban(
-  processes: number,
-  jobs: number,
-  rounds: number,
-  progress: CpuBenchOptions['onProgress'] & {},
-) {
+/** Boots nest-oban with `processes`, inserts the jobs, and times insert to all completed. */
+async function timeRun(processes: number, entries: InsertAllEntry[], label: string, progress: Progress) {
   const prefix = `bench_cpu_${randomBytes(3).toString('hex')}`;
   const app = await bootBenchApp({
     connection: DATABASE_URL,
@@ -147,35 +151,11 @@ async function timeNestOban(
   const pool = new Pool({ connectionString: DATABASE_URL, max: 1 });
   try {
     const start = performance.now();
-    await oban.insertAll(
-      Array.from({ length: jobs }, (_, i) => ({ worker: ShaChainWorker, args: { rounds, seed: `job-${i}` } })),
-    );
-    await waitCompleted(pool, prefix, jobs, (done) => progress(`nest-oban, processes: ${processes}`, done, jobs));
+    await oban.insertAll(entries);
+    await waitCompleted(pool, prefix, entries.length, (done) => progress(label, done, entries.length));
     const seconds = (performance.now() - start) / 1000;
     const rss = (await oban.checkProcesses()).map((p) => Math.round((p.rss ?? 0) / 1024 / 1024));
     return { seconds, rss };
-  } finally {
-    await app.close();
-    await pool.query(`DROP SCHEMA "${prefix}" CASCADE`);
-    await pool.end();
-  }
-}
-
-async function timeNoop(processes: number, jobs: number, progress: CpuBenchOptions['onProgress'] & {}) {
-  const prefix = `bench_noop_${randomBytes(3).toString('hex')}`;
-  const app = await bootBenchApp({
-    connection: DATABASE_URL,
-    prefix,
-    migrate: true,
-    queues: { bench_cpu: 20 },
-    processes,
-  });
-  const pool = new Pool({ connectionString: DATABASE_URL, max: 1 });
-  try {
-    const start = performance.now();
-    await app.get(Oban).insertAll(Array.from({ length: jobs }, () => ({ worker: NoopCpuWorker, args: {} })));
-    await waitCompleted(pool, prefix, jobs, (done) => progress(`no-op cpu jobs, processes: ${processes}`, done, jobs));
-    return (performance.now() - start) / 1000;
   } finally {
     await app.close();
     await pool.query(`DROP SCHEMA "${prefix}" CASCADE`);

@@ -17,6 +17,7 @@ export type {
   QueueOption,
   TestingMode,
 } from './config/options';
+export type { ClusterOptions, CronEntry, PrunerOptions } from './config/cluster-options';
 export { ObanConfigError, ObanError, ObanValidationError } from './errors';
 export { JobCancelledError, JobTimeoutError } from './queue/abort-reasons';
 export { OBAN_SCHEMA_VERSION, obanMigrations } from '../migrations';

@@ -13,4 +13,6 @@ export interface QueueState {
 export interface NodeView {
   queueState(queue: string): QueueState | null;
   poolStats(): Promise<PoolProcessStats[]>;
+  /** This node holds the cluster's leader lease now. */
+  readonly isLeader: boolean;
 }

@@ -13,7 +13,9 @@ import type { ObanModuleOptions } from './config/options';
 import { connectDatabase } from './db/connect';
 import type { Database } from './db/database';
 import { assertSchemaCurrent, migrate } from './db/migrate';
+import { buildClusterStatements } from './db/cluster-statements';
 import { buildStatements } from './db/statements';
+import { ClusterEngine } from './engine/cluster-engine';
 import { Engine } from './engine/engine';
 import { Oban } from './oban.service';
 import { OBAN_CONFIG, OBAN_DATABASE, OBAN_MODULE_OPTIONS, OBAN_ROOT_FILE } from './oban.tokens';
@@ -72,12 +74,18 @@ export class ObanCoreModule {
           useFactory: (db: Database, config: ObanConfig) => new Engine(db, buildStatements(config.prefix)),
           inject: [OBAN_DATABASE, OBAN_CONFIG],
         },
+        {
+          provide: ClusterEngine,
+          useFactory: (db: Database, config: ObanConfig) =>
+            new ClusterEngine(db, buildClusterStatements(config.prefix)),
+          inject: [OBAN_DATABASE, OBAN_CONFIG],
+        },
         WorkerRegistry,
         SignalBus,
         Oban,
         DatabaseCloser,
       ],
-      exports: [Oban, OBAN_CONFIG, OBAN_DATABASE, OBAN_ROOT_FILE, Engine, WorkerRegistry, SignalBus],
+      exports: [Oban, OBAN_CONFIG, OBAN_DATABASE, OBAN_ROOT_FILE, Engine, ClusterEngine, WorkerRegistry, SignalBus],
     };
   }
 }

@@ -1,6 +1,14 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+  Optional,
+} from '@nestjs/common';
 import type { ObanConfig } from './config/config';
 import type { Database } from './db/database';
+import { ClusterEngine } from './engine/cluster-engine';
 import { Engine } from './engine/engine';
 import type { NodeView, QueueState } from './node-view';
 import { Notifier } from './notifier/notifier';
@@ -9,17 +17,24 @@ import { Oban } from './oban.service';
 import { buildBootSpec } from './pool/module-locator';
 import { CHILD_OBAN_METHODS } from './pool/child/child-oban';
 import { type PoolProcessStats, ProcessPool } from './pool/process-pool';
+import { CronPlugin, resolveCrontab } from './plugins/cron';
+import { Lifeline } from './plugins/lifeline';
+import { type LeadershipChange, Peer } from './plugins/peer';
+import type { Plugin } from './plugins/plugin';
+import { Pruner } from './plugins/pruner';
 import { Acker } from './queue/acker';
 import { Executor } from './queue/executor';
 import { InProcessRunner } from './queue/job-runner';
 import { Producer } from './queue/producer';
 import { Stager } from './queue/stager';
 import { type Signal, SignalBus } from './signals';
+import { type Clock, OBAN_CLOCK, systemClock } from './util/clock';
 import { WorkerRegistry } from './worker/worker-registry';
 
 /**
  * One node: the producers of the queues it runs, the executor, the acker, the
- * stager and the notifier. Starts once the whole app is up; stops early in
+ * stager, the notifier, and its place in the cluster (the peer's heartbeat and
+ * the leader-only plugins: lifeline, pruner, cron). Starts once the whole app is up; stops early in
  * shutdown (its module sits next to the root), so running jobs finish before
  * the modules they use are torn down.
  */
@@ -32,6 +47,8 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private pool: ProcessPool | undefined;
   private readonly notifier: Notifier;
   private readonly stager: Stager;
+  private readonly peer: Peer;
+  private plugins: Plugin[] = [];
   private unsubscribe: (() => void) | undefined;
   private started = false;
 
@@ -43,6 +60,8 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     @Inject(SignalBus) private readonly signals: SignalBus,
     @Inject(Oban) private readonly oban: Oban,
     @Inject(OBAN_ROOT_FILE) private readonly rootFile: string | undefined,
+    @Inject(ClusterEngine) private readonly cluster: ClusterEngine,
+    @Optional() @Inject(OBAN_CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.acker = new Acker(engine, this.logger, (queues) => {
       for (const queue of queues) this.producers.get(queue)?.wake();
@@ -55,6 +74,27 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       (queue) => this.producers.get(queue)?.wake(),
       this.logger,
     );
+    this.peer = new Peer(
+      cluster,
+      config.node,
+      config.cluster,
+      () => ({ queues: [...this.producers.keys()], workers: this.registry.all().map((w) => w.name) }),
+      this.logger,
+    );
+  }
+
+  /** Whether this node is the cluster's leader now. */
+  get isLeader(): boolean {
+    return this.peer.isLeader;
+  }
+
+  /**
+   * Follows this node's leadership: called with the state now, then on each
+   * renewal and on letting go (for tests and metrics).
+   */
+  onLeadership(handler: (change: LeadershipChange) => void): void {
+    handler(this.peer.leadership);
+    this.peer.onChange(handler);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -83,25 +123,56 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       this.logger.log(`testing: '${config.testing}': queues do not run on this node (${this.db.description})`);
       return;
     }
-    this.pool = await this.startPool();
-    this.executor = new Executor(this.registry, this.acker, new InProcessRunner(), this.pool, config.node, this.logger);
-    for (const q of config.queues) {
-      const deps = { engine, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
-      this.producers.set(q.name, new Producer(q.name, q.limit, q.paused, deps));
-    }
-    this.notifier.on(engine.sql.insertChannel, (queue) => this.producers.get(queue)?.wake());
-    this.notifier.on(engine.sql.signalChannel, (payload) => {
-      const signal = SignalBus.parse(payload);
-      if (signal) this.apply(signal);
-    });
-    this.notifier.onReconnect(() => this.wakeAll());
-    this.unsubscribe = this.signals.subscribe((signal) => this.apply(signal));
-    await this.notifier.start();
-    for (const producer of this.producers.values()) producer.start();
-    this.stager.start();
+    // Before anything starts: a bad crontab entry fails boot with nothing to undo.
+    const crontab = resolveCrontab(config.cluster.crontab, this.registry);
     this.started = true;
+    try {
+      this.pool = await this.startPool();
+      this.executor = new Executor(
+        this.registry,
+        this.acker,
+        new InProcessRunner(),
+        this.pool,
+        config.node,
+        this.logger,
+      );
+      for (const q of config.queues) {
+        const deps = { engine, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
+        this.producers.set(q.name, new Producer(q.name, q.limit, q.paused, deps));
+      }
+      this.notifier.on(engine.sql.insertChannel, (queue) => this.producers.get(queue)?.wake());
+      this.notifier.on(engine.sql.signalChannel, (payload) => {
+        const signal = SignalBus.parse(payload);
+        if (signal) this.apply(signal);
+      });
+      this.notifier.onReconnect(() => this.wakeAll());
+      this.unsubscribe = this.signals.subscribe((signal) => this.apply(signal));
+      await this.notifier.start();
+      // Read after LISTEN starts, so a pause sent meanwhile is either read here or received.
+      await this.applyStoredQueueStates();
+      // The node's row exists before it claims a job, so it is never taken for dead.
+      await this.peer.start();
+      for (const producer of this.producers.values()) producer.start();
+      this.stager.start();
+      this.plugins = [new Lifeline(), new CronPlugin(crontab)];
+      if (config.cluster.pruner) this.plugins.push(new Pruner(config.cluster.pruner));
+      const ctx = {
+        config,
+        cluster: this.cluster,
+        registry: this.registry,
+        peer: this.peer,
+        clock: this.clock,
+        logger: this.logger,
+      };
+      for (const plugin of this.plugins) await plugin.start(ctx);
+    } catch (error) {
+      await this.stop().catch(() => undefined);
+      throw error;
+    }
     const processes = this.pool ? `; ${this.pool.size} worker process(es) for cpu workers` : '';
-    const queues = config.queues.map((q) => `${q.name}:${q.limit}${q.paused ? ' (paused)' : ''}`).join(', ');
+    const queues = [...this.producers.values()]
+      .map((p) => `${p.queue}:${p.limit}${p.paused ? ' (paused)' : ''}`)
+      .join(', ');
     this.logger.log(
       `node ${config.node} on ${this.db.description}: ` +
         (queues ? `running queues ${queues}` : 'running no queues (insert only)') +
@@ -109,10 +180,24 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     );
   }
 
+  /** Applies pauses and limits set at run time (oban_queues), which outrank this node's config. */
+  private async applyStoredQueueStates(): Promise<void> {
+    for (const state of await this.cluster.queueStates([...this.producers.keys()])) {
+      const producer = this.producers.get(state.name);
+      if (!producer) continue;
+      if (state.limit !== null) producer.scale(state.limit);
+      if (state.paused === true) producer.pause();
+      else if (state.paused === false) producer.resume();
+    }
+  }
+
   private async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
     this.unsubscribe?.();
+    for (const plugin of this.plugins) await plugin.stop();
+    // Hand leadership on now rather than after the drain; keep beating so our running jobs stay ours.
+    await this.peer.resignLeadership();
     for (const producer of this.producers.values()) producer.stop();
     await this.stager.stop();
     const deadline = Date.now() + this.config.shutdownGracePeriod;
@@ -128,6 +213,8 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     }
     await this.acker.drain(Math.max(1_000, deadline - Date.now()));
     await this.pool?.stop(Math.max(1_000, deadline - Date.now()));
+    // Last: until here this node's row keeps its unfinished jobs from being rescued.
+    await this.peer.stop();
     await this.notifier.stop();
   }
 
@@ -164,6 +251,10 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private apply(signal: Signal): void {
     if (signal.action === 'pkill') {
       this.executor.kill(signal.job_id);
+      return;
+    }
+    if (signal.action === 'leader') {
+      if (signal.resigned !== this.config.node) this.peer.beatSoon();
       return;
     }
     const producer = this.producers.get(signal.queue);

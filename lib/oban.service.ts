@@ -3,8 +3,10 @@ import { ModuleRef } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import type { ObanConfig } from './config/config';
 import type { Queryable, Statement } from './db/database';
-import { Engine, type ListJobsFilter } from './engine/engine';
+import { ClusterEngine } from './engine/cluster-engine';
+import { Engine, type InsertRow, type ListJobsFilter } from './engine/engine';
 import { type InsertOptions, type JobOptions, buildInsertRow } from './engine/insert-row';
+import { LiveQueues } from './engine/live-queues';
 import { ObanError, ObanValidationError } from './errors';
 import { JOB_STATES, type Job, type JobArgs, type JobState } from './job';
 import type { NodeView, QueueState } from './node-view';
@@ -44,6 +46,7 @@ export type InsertAllEntry<W extends ObanWorker<any, any> = ObanWorker<any, any>
 export class Oban {
   private readonly localQueues: Set<string>;
   private readonly inline: InlineRunner | undefined;
+  private readonly liveQueues: LiveQueues;
 
   constructor(
     @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
@@ -51,8 +54,10 @@ export class Oban {
     @Inject(WorkerRegistry) private readonly registry: WorkerRegistry,
     @Inject(SignalBus) private readonly signals: SignalBus,
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
+    @Inject(ClusterEngine) private readonly cluster: ClusterEngine,
   ) {
     this.localQueues = new Set(config.queues.map((q) => q.name));
+    this.liveQueues = new LiveQueues(cluster);
     if (config.testing === 'inline') this.inline = new InlineRunner(registry, config.node, new Logger('Oban'));
   }
 
@@ -70,7 +75,7 @@ export class Oban {
   insert(worker: string, args: JobArgs, options?: InsertOptions): Promise<Job>;
   async insert(worker: WorkerClass | string, args: unknown, options: InsertOptions = {}): Promise<Job<any, any>> {
     const where = `insert(${workerLabel(worker)})`;
-    const row = this.buildRow(worker, args, options, where);
+    const [row] = await this.buildRows([{ worker, args, options, where }]);
     const via = this.via(options.manager, where);
     if (this.inline) return this.inline.run(row);
     const [job] = await this.engine.insertJobs([row], via);
@@ -81,7 +86,7 @@ export class Oban {
   async insertAll(entries: InsertAllEntry[], options: { manager?: EntityManager } = {}): Promise<Job[]> {
     if (!Array.isArray(entries))
       throw new ObanValidationError('insertAll: expected an array of { worker, args, ...options }');
-    const rows = entries.map((entry, i) => {
+    const inputs = entries.map((entry, i) => {
       const where = `insertAll[${i}] (${workerLabel(entry?.worker)})`;
       if (typeof entry !== 'object' || entry === null)
         throw new ObanValidationError(`${where}: expected { worker, args }`);
@@ -89,8 +94,9 @@ export class Oban {
       if ('manager' in jobOptions) {
         throw new ObanValidationError(`${where}: pass manager once, as insertAll(entries, { manager })`);
       }
-      return this.buildRow(worker, args, jobOptions, where);
+      return { worker, args, options: jobOptions, where };
     });
+    const rows = await this.buildRows(inputs);
     const via = this.via(options.manager, 'insertAll');
     if (this.inline) {
       const jobs: Job[] = [];
@@ -151,22 +157,36 @@ export class Oban {
     return deleted;
   }
 
-  /** Stops every node from starting jobs of `queue`; running jobs finish. */
+  /**
+   * Stops every node from starting jobs of `queue`; running jobs finish. The
+   * pause is remembered (oban_queues): nodes that start later start paused.
+   */
   async pauseQueue(queue: string): Promise<void> {
-    await this.signal({ action: 'pause', queue: this.requireKnownQueue(queue, 'pauseQueue') });
+    await this.requireKnownQueue(queue, 'pauseQueue');
+    await this.signal({ action: 'pause', queue }, { paused: true });
   }
 
+  /** Lets every node run `queue` again (and nodes that start later). */
   async resumeQueue(queue: string): Promise<void> {
-    await this.signal({ action: 'resume', queue: this.requireKnownQueue(queue, 'resumeQueue') });
+    await this.requireKnownQueue(queue, 'resumeQueue');
+    await this.signal({ action: 'resume', queue }, { paused: false });
   }
 
-  /** Sets the queue's limit on every node that runs it. */
+  /**
+   * Sets the queue's limit on every node that runs it, remembered for nodes
+   * that start later (it outranks their configured limit).
+   */
   async scaleQueue(queue: string, limit: number): Promise<void> {
-    this.requireKnownQueue(queue, 'scaleQueue');
+    await this.requireKnownQueue(queue, 'scaleQueue');
     if (!Number.isInteger(limit) || limit < 1) {
       throw new ObanValidationError(`scaleQueue('${queue}'): limit must be a whole number >= 1, got ${String(limit)}`);
     }
-    await this.signal({ action: 'scale', queue, limit });
+    await this.signal({ action: 'scale', queue, limit }, { limit });
+  }
+
+  /** Whether this node is the cluster's leader (runs the lifeline, pruner and cron) now. */
+  isLeader(): boolean {
+    return this.node().isLeader;
   }
 
   /** How `queue` runs on this node (limit, paused, running jobs), or null if this node does not run it. */
@@ -183,12 +203,40 @@ export class Oban {
     return this.moduleRef.get<NodeView>(OBAN_NODE, { strict: false });
   }
 
-  private async signal(signal: Signal): Promise<void> {
-    await this.engine.signal(signal);
+  /** Remembers the queue's new state and tells every node, in one statement; this node hears it at once. */
+  private async signal(signal: Signal & { queue: string }, change: { paused?: boolean; limit?: number }) {
+    await this.cluster.setQueueState(signal.queue, change, signal);
     this.signals.emit(signal);
   }
 
-  private buildRow(worker: WorkerClass | string, args: unknown, options: JobOptions, where: string) {
+  /**
+   * Validates and builds insert rows. A queue that neither this node's config
+   * nor its workers know may still run on another node: only then are the
+   * queues that live nodes advertise read, and the rows checked against them.
+   */
+  private async buildRows(
+    inputs: Array<{ worker: WorkerClass | string; args: unknown; options: JobOptions; where: string }>,
+  ): Promise<InsertRow[]> {
+    const unknown = new Set<string>();
+    const lenient = (queue: string) => {
+      if (!this.isKnownQueue(queue)) unknown.add(queue);
+      return true;
+    };
+    const rows = inputs.map((input) => this.buildRow(input, lenient));
+    if (unknown.size === 0) return rows;
+    // Inline testing keeps no database to ask which queues other nodes run.
+    if (this.inline) return inputs.map((input) => this.buildRow(input, (queue) => this.isKnownQueue(queue)));
+    const live = await this.liveQueues.get();
+    if ([...unknown].every((queue) => live.has(queue))) return rows;
+    // Build again, strictly, for the error message naming the job and queue.
+    return inputs.map((input) => this.buildRow(input, (queue) => this.isKnownQueue(queue) || live.has(queue)));
+  }
+
+  private buildRow(
+    input: { worker: WorkerClass | string; args: unknown; options: JobOptions; where: string },
+    isKnownQueue: (queue: string) => boolean,
+  ): InsertRow {
+    const { worker, args, options, where } = input;
     if (typeof worker !== 'string' && typeof worker !== 'function') {
       throw new ObanValidationError(`${where}: worker must be a @Worker class or a worker name, got ${typeof worker}`);
     }
@@ -197,7 +245,7 @@ export class Oban {
       resolved,
       args,
       options,
-      (queue) => queue === resolved.metadata?.queue || this.isKnownQueue(queue),
+      (queue) => queue === resolved.metadata?.queue || isKnownQueue(queue),
       where,
     );
   }
@@ -206,17 +254,16 @@ export class Oban {
     return this.localQueues.has(queue) || this.registry.declaredQueues().has(queue);
   }
 
-  private requireKnownQueue(queue: string, where: string): string {
-    if (typeof queue !== 'string' || !this.isKnownQueue(queue)) {
-      throw new ObanValidationError(
-        `${where}: unknown queue ${JSON.stringify(queue)}; known queues: ${[...this.knownQueues()].join(', ') || 'none'}`,
-      );
-    }
-    return queue;
-  }
-
-  private knownQueues(): Set<string> {
-    return new Set([...this.localQueues, ...this.registry.declaredQueues()]);
+  /** Checks that some node runs or some worker declares `queue`: this node's, or a live node's. */
+  private async requireKnownQueue(queue: string, where: string): Promise<void> {
+    if (typeof queue === 'string' && this.isKnownQueue(queue)) return;
+    const live = await this.liveQueues.get();
+    if (typeof queue === 'string' && live.has(queue)) return;
+    const known = new Set([...this.localQueues, ...this.registry.declaredQueues(), ...live]);
+    throw new ObanValidationError(
+      `${where}: unknown queue ${JSON.stringify(queue)}: no live node runs it and no worker here declares it; ` +
+        `known queues: ${[...known].sort().join(', ') || 'none'}`,
+    );
   }
 
   /** The Queryable an insert runs on: the transaction's when a manager is given. */

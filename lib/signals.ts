@@ -5,7 +5,9 @@ export type Signal =
   | { action: 'pause'; queue: string }
   | { action: 'resume'; queue: string }
   | { action: 'scale'; queue: string; limit: number }
-  | { action: 'pkill'; job_id: number };
+  | { action: 'pkill'; job_id: number }
+  /** The leader gave up its lease (shutdown): every node bids for it now. */
+  | { action: 'leader'; resigned: string };
 
 /**
  * Delivers signals inside this process at once, besides the NOTIFY that carries

@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { downV1, upV1 } from './v1';
+import { downV2, upV2 } from './v2';
 
 /**
  * nest-oban's schema versions. Each version's SQL is idempotent, so running a
@@ -13,7 +14,10 @@ export interface ObanSchemaVersion {
   down(schema: string): string[];
 }
 
-export const OBAN_SCHEMA_VERSIONS: readonly ObanSchemaVersion[] = [{ version: 1, up: upV1, down: downV1 }];
+export const OBAN_SCHEMA_VERSIONS: readonly ObanSchemaVersion[] = [
+  { version: 1, up: upV1, down: downV1 },
+  { version: 2, up: upV2, down: downV2 },
+];
 
 export const OBAN_SCHEMA_VERSION = OBAN_SCHEMA_VERSIONS.length;
 

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import { ObanConfigError } from '../errors';
 import { resolveDataDir } from '../db/pglite-instance';
 import { checkQueueName } from '../worker/worker-options';
+import { CLUSTER_OPTION_KEYS, type ClusterConfig, resolveClusterConfig } from './cluster-config';
 import type { ObanModuleOptions, QueueOption, TestingMode } from './options';
 
 export interface QueueConfig {
@@ -25,6 +26,8 @@ export interface ObanConfig {
   testing: TestingMode;
   /** The embedded PGlite data dir (absolute, or memory://), used when `connection` is unset. */
   pgliteDir: string;
+  /** Heartbeat, leadership, pruner and cron settings. */
+  cluster: ClusterConfig;
 }
 
 const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
@@ -39,6 +42,7 @@ const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
   'poolSize',
   'testing',
   'pglite',
+  ...CLUSTER_OPTION_KEYS,
 ]);
 
 const TESTING_MODES: readonly TestingMode[] = ['disabled', 'inline', 'manual'];
@@ -89,6 +93,7 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     poolSize: integerOption(options.poolSize, 'poolSize', 10, 2, fail),
     testing: resolveTesting(options.testing, fail),
     pgliteDir: resolvePglite(options.pglite, env, fail),
+    cluster: resolveClusterConfig(options),
   };
 }
 

@@ -1,11 +1,12 @@
 import type { ModuleMetadata, Type } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
+import type { ClusterOptions } from './cluster-options';
 
 /** A queue's settings: a limit, or an object with the limit and whether it starts paused. */
 export type QueueOption = number | { limit: number; paused?: boolean };
 
-export interface ObanModuleOptions {
+export interface ObanModuleOptions extends ClusterOptions {
   /**
    * Where jobs live: a Postgres URL, an initialized TypeORM DataSource (its
    * pool is shared) or a pg Pool. Unset: an embedded PGlite database (see `pglite`).

@@ -13,7 +13,8 @@ export class PgDatabase implements Database {
   ) {}
 
   static fromUrl(url: string, max = 10): PgDatabase {
-    const pool = new Pool({ connectionString: url, max, application_name: 'nest-oban' });
+    // allowExitOnIdle: idle connections never keep a process alive (one whose boot failed, say).
+    const pool = new Pool({ connectionString: url, max, application_name: 'nest-oban', allowExitOnIdle: true });
     pool.on('error', () => undefined); // an idle client died; the pool replaces it
     return new PgDatabase(pool, true, describeUrl(url));
   }

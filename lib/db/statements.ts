@@ -1,31 +1,23 @@
-import type { Statement } from './database';
-import { quoteIdent } from './pg-database';
+import { insertJobsSql, schemaNames, statementNamer } from './sql';
 
 /**
- * Every SQL statement nest-oban runs against `oban_jobs`, in one place.
- * Each is built once per schema prefix and carries a name, so pg prepares it
+ * The SQL of inserting, running and managing jobs (that of running several
+ * nodes is in cluster-statements.ts; shared pieces in sql.ts; nowhere else in
+ * nest-oban is SQL written). Each is built once per schema prefix and carries a name, so pg prepares it
  * once per connection. Parameters come as one JSON document where a statement
  * takes many rows (insert, ack): a single round trip whatever the batch size.
  */
 export type Statements = ReturnType<typeof buildStatements>;
 
 export function buildStatements(prefix: string) {
-  const schema = quoteIdent(prefix);
-  const jobs = `${schema}.oban_jobs`;
-  const stateType = `${schema}.oban_job_state`;
-  const insertChannel = `${prefix}.oban_insert`;
-  const signalChannel = `${prefix}.oban_signal`;
-  const named = (name: string, text: string): Statement => ({
-    name: `oban_${name}_${prefix}`.slice(0, 63),
-    text: text.replace(/\s+/g, ' ').trim(),
-  });
+  const names = schemaNames(prefix);
+  const { jobs, stateType, insertChannel, signalChannel } = names;
+  const named = statementNamer(prefix);
 
   return {
     prefix,
     jobs,
-    /** NOTIFY channel woken by inserts and staging; payload: the queue name. */
     insertChannel,
-    /** NOTIFY channel for queue and job signals; payload: JSON. */
     signalChannel,
 
     /**
@@ -35,19 +27,8 @@ export function buildStatements(prefix: string) {
      */
     insertJobs: named(
       'insert_jobs',
-      `
-    WITH input AS (
-      SELECT r.*, COALESCE(r.scheduled_at, now() + COALESCE(r.schedule_in, 0) * interval '1 second') AS due_at
-      FROM jsonb_to_recordset($1::jsonb) AS r(
-        queue text, worker text, args jsonb, meta jsonb, tags text[],
-        max_attempts integer, priority integer, scheduled_at timestamptz, schedule_in float8)
-    )
-    INSERT INTO ${jobs} AS j (state, queue, worker, args, meta, tags, max_attempts, priority, scheduled_at)
-    SELECT CASE WHEN due_at <= now() THEN 'available' ELSE 'scheduled' END::${stateType},
-           queue, worker, args, meta, tags, max_attempts, priority, due_at
-    FROM input
-    RETURNING j.*, CASE WHEN j.state = 'available' THEN pg_notify('${insertChannel}', j.queue) END AS notified
-    `,
+      `WITH ${insertJobsSql(names, '$1')}
+       RETURNING j.*, CASE WHEN j.state = 'available' THEN pg_notify('${insertChannel}', j.queue) END AS notified`,
     ),
 
     /**

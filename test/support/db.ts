@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
+import { migrate } from '../../lib/db/migrate';
+import { PgDatabase } from '../../lib/db/pg-database';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -28,6 +30,16 @@ export class TestSchema {
   async count(where = 'true', params?: unknown[]): Promise<number> {
     const [row] = await this.query(`SELECT count(*)::int AS n FROM ${this.jobs} WHERE ${where}`, params);
     return row.n;
+  }
+
+  /** Creates nest-oban's tables in this schema, as `migrate: true` would. */
+  async migrate(): Promise<void> {
+    const db = PgDatabase.fromUrl(DATABASE_URL, 2);
+    try {
+      await migrate(db, this.prefix);
+    } finally {
+      await db.close();
+    }
   }
 
   async drop(): Promise<void> {

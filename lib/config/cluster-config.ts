@@ -1,0 +1,154 @@
+import { ObanConfigError } from '../errors';
+import type { JobOptions } from '../engine/insert-row';
+import { isPlainObject } from '../json';
+import { type CronSchedule, checkTimezone, parseCron } from '../plugins/cron-expression';
+import { getWorkerMetadata } from '../worker/worker.decorator';
+import type { WorkerClass } from '../worker/worker.interface';
+import type { ClusterOptions, CronEntry } from './cluster-options';
+
+export interface PrunerConfig {
+  /** Seconds. */
+  maxAge: number;
+  /** Milliseconds. */
+  interval: number;
+  limit: number;
+}
+
+/** A crontab entry with its expression parsed; the worker is resolved when the node starts. */
+export interface CronConfig {
+  /** Position in `crontab`, for messages. */
+  index: number;
+  schedule: CronSchedule;
+  worker: WorkerClass | string;
+  args: Record<string, unknown>;
+  opts: JobOptions;
+  /** Explicit name, or undefined to derive one from the worker name. */
+  name: string | undefined;
+}
+
+export interface ClusterConfig {
+  heartbeatInterval: number;
+  nodeTtl: number;
+  leaderTtl: number;
+  leader: boolean;
+  pruner: PrunerConfig | false;
+  crontab: CronConfig[];
+  timezone: string;
+}
+
+export const CLUSTER_OPTION_KEYS: ReadonlyArray<keyof ClusterOptions> = [
+  'heartbeatInterval',
+  'nodeTtl',
+  'leaderTtl',
+  'leader',
+  'pruner',
+  'crontab',
+  'timezone',
+];
+
+const DAY = 24 * 60 * 60;
+
+/** Validates the cluster options; every message names the option and says what to give. */
+export function resolveClusterConfig(options: ClusterOptions): ClusterConfig {
+  const fail = (message: string): never => {
+    throw new ObanConfigError(`ObanModule: ${message}`);
+  };
+  const heartbeatInterval = number(options.heartbeatInterval, 'heartbeatInterval (ms)', 1_000, 10, fail);
+  const nodeTtl = number(options.nodeTtl, 'nodeTtl (ms)', 10_000, 1, fail);
+  const leaderTtl = number(options.leaderTtl, 'leaderTtl (ms)', 5_000, 1, fail);
+  // A TTL shorter than two beats would expire between two healthy heartbeats.
+  if (nodeTtl < 2 * heartbeatInterval) {
+    fail(`nodeTtl (${nodeTtl} ms) must be at least twice heartbeatInterval (${heartbeatInterval} ms)`);
+  }
+  if (leaderTtl < 2 * heartbeatInterval) {
+    fail(`leaderTtl (${leaderTtl} ms) must be at least twice heartbeatInterval (${heartbeatInterval} ms)`);
+  }
+  if (options.leader !== undefined && typeof options.leader !== 'boolean') {
+    fail(`leader must be true or false, got ${String(options.leader)}`);
+  }
+  const timezone = checkTimezone(options.timezone ?? 'Etc/UTC', 'ObanModule: timezone');
+  return {
+    heartbeatInterval,
+    nodeTtl,
+    leaderTtl,
+    leader: options.leader ?? true,
+    pruner: resolvePruner(options.pruner, fail),
+    crontab: resolveCrontab(options.crontab, timezone, fail),
+    timezone,
+  };
+}
+
+function resolvePruner(value: unknown, fail: (m: string) => never): PrunerConfig | false {
+  if (value === false) return false;
+  if (value === undefined) value = {};
+  if (!isPlainObject(value)) fail(`pruner must be false or { maxAge?, interval?, limit? }, got ${String(value)}`);
+  const p = value as Record<string, unknown>;
+  for (const key of Object.keys(p)) {
+    if (!['maxAge', 'interval', 'limit'].includes(key)) {
+      fail(`pruner: unknown option '${key}' (known: maxAge (seconds), interval (ms), limit)`);
+    }
+  }
+  return {
+    maxAge: number(p.maxAge, 'pruner.maxAge (seconds)', 7 * DAY, 0, fail),
+    interval: number(p.interval, 'pruner.interval (ms)', 30_000, 10, fail),
+    limit: integer(p.limit, 'pruner.limit', 10_000, 1, fail),
+  };
+}
+
+function resolveCrontab(value: unknown, timezone: string, fail: (m: string) => never): CronConfig[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) fail(`crontab must be an array of { cron, worker, args?, opts? }`);
+  const known = new Set(['cron', 'worker', 'args', 'opts', 'timezone', 'name']);
+  return (value as unknown[]).map((raw, index) => {
+    const where = `ObanModule: crontab[${index}]`;
+    if (!isPlainObject(raw)) fail(`crontab[${index}] must be an object { cron, worker, args?, opts? }`);
+    const entry = raw as unknown as CronEntry;
+    for (const key of Object.keys(entry)) {
+      if (!known.has(key)) fail(`crontab[${index}]: unknown key '${key}' (known: ${[...known].join(', ')})`);
+    }
+    const zone = entry.timezone === undefined ? timezone : checkTimezone(entry.timezone, `${where}.timezone`);
+    const schedule = parseCron(entry.cron, zone, where);
+    if (typeof entry.worker !== 'function' && (typeof entry.worker !== 'string' || entry.worker === '')) {
+      fail(`crontab[${index}] ('${schedule.expression}'): worker must be a @Worker class or a worker name`);
+    }
+    if (typeof entry.worker === 'function' && !getWorkerMetadata(entry.worker)) {
+      fail(
+        `crontab[${index}] ('${schedule.expression}'): ${entry.worker.name || 'the class'} is not a worker; ` +
+          `decorate it with @Worker()`,
+      );
+    }
+    if (entry.args !== undefined && !isPlainObject(entry.args)) {
+      fail(`crontab[${index}] ('${schedule.expression}'): args must be a plain object of JSON values`);
+    }
+    if (entry.opts !== undefined && !isPlainObject(entry.opts)) {
+      fail(`crontab[${index}] ('${schedule.expression}'): opts must be an object of job options`);
+    }
+    if (entry.name !== undefined && (typeof entry.name !== 'string' || entry.name.trim() === '')) {
+      fail(`crontab[${index}] ('${schedule.expression}'): name must be a non-empty string`);
+    }
+    return {
+      index,
+      schedule,
+      worker: entry.worker,
+      args: entry.args ?? {},
+      opts: entry.opts ?? {},
+      name: entry.name,
+    };
+  });
+}
+
+function number(value: unknown, name: string, fallback: number, min: number, fail: (m: string) => never): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    fail(`${name} must be a number >= ${min}, got ${String(value)}`);
+  }
+  return value as number;
+}
+
+function integer(value: unknown, name: string, fallback: number, min: number, fail: (m: string) => never): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    fail(`${name} must be a whole number >= ${min}, got ${String(value)}`);
+  }
+  return value as number;
+}
