@@ -1,5 +1,5 @@
 export { ObanModule } from './oban.module';
-export { Oban, type InsertAllEntry } from './oban.service';
+export { Oban, type ArgsOf, type InsertAllEntry, type ResultOf } from './oban.service';
 export type { QueueState } from './node-view';
 export type { PoolProcessStats } from './pool/process-pool';
 export { isWorkerProcess } from './pool/worker-process-flag';

@@ -10,6 +10,7 @@ import { LiveQueues } from './engine/live-queues';
 import { ObanError, ObanValidationError } from './errors';
 import { JOB_STATES, type Job, type JobArgs, type JobState } from './job';
 import type { NodeView, QueueState } from './node-view';
+import type { JobCancel, JobSnooze } from './outcomes';
 import type { PoolProcessStats } from './pool/process-pool';
 import { InlineRunner } from './queue/inline';
 import { OBAN_CONFIG, OBAN_NODE } from './oban.tokens';
@@ -27,8 +28,12 @@ export interface ObanInternals {
   registry: WorkerRegistry;
 }
 
-type ArgsOf<W> = W extends ObanWorker<infer A, any> ? A : JobArgs;
-type ResultOf<W> = W extends ObanWorker<any, infer R> ? R : unknown;
+/** The args a worker's perform takes. */
+export type ArgsOf<W> = W extends ObanWorker<infer A, any> ? A : JobArgs;
+/** What a worker's perform returns (awaited), snooze and cancel aside: the type of its jobs' `result`. */
+export type ResultOf<W> = W extends { perform(...args: any[]): infer R }
+  ? Exclude<Awaited<R>, JobSnooze | JobCancel>
+  : unknown;
 
 /** One entry of `insertAll`. */
 export type InsertAllEntry<W extends ObanWorker<any, any> = ObanWorker<any, any>> = JobOptions & {

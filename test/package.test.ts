@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as entry from '../lib';
-import type { Job, JobState, ObanModuleOptions, ObanWorker, WorkerOptions } from '../lib';
+import type { ArgsOf, Job, JobState, ObanModuleOptions, ObanWorker, ResultOf, WorkerOptions } from '../lib';
+import { snooze } from '../lib';
 
 const root = path.join(__dirname, '..');
 
@@ -27,6 +28,28 @@ describe('package', () => {
     const worker: ObanWorker<{ n: number }, number> = { perform: (j) => j.args.n };
     const options: ObanModuleOptions & WorkerOptions = { queues: { default: 1 }, queue: 'default' };
     assert.ok(job && worker && options);
+  });
+
+  it('types a job by its worker: args from perform, result from what perform returns', () => {
+    class Hash {
+      async perform(job: Job<{ rounds: number }>) {
+        if (job.args.rounds < 0) return snooze(1);
+        return { digest: 'x'.repeat(job.args.rounds), pid: 1 };
+      }
+    }
+    class Plain {
+      perform() {
+        return 42;
+      }
+    }
+    // Compile-time checks: each line fails to typecheck if the inferred type is wrong.
+    const args: ArgsOf<Hash> = { rounds: 3 };
+    const result: ResultOf<Hash> = { digest: 'xxx', pid: 1 };
+    const digest: string = result.digest;
+    const plain: ResultOf<Plain> = 42;
+    // @ts-expect-error a snooze is not a result
+    const notResult: ResultOf<Hash> = snooze(1);
+    assert.deepEqual([args.rounds, digest, plain, notResult instanceof Error], [3, 'xxx', 42, true]);
   });
 
   it('builds with tsc to dist/, where main and types point', () => {

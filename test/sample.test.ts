@@ -12,7 +12,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Oban, ObanModule } from '../lib';
 import { assertEnqueued, drainQueue, refuteEnqueued } from '../lib/testing';
-import { type HashResult, HashWorker } from '../sample/reports/hash.worker';
+import { HashWorker } from '../sample/reports/hash.worker';
 import { ReportsModule } from '../sample/reports/reports.module';
 import { User } from '../sample/users/user.entity';
 import { UsersModule } from '../sample/users/users.module';
@@ -116,7 +116,7 @@ describe("sample: HashWorker (testing: 'inline')", () => {
     assert.equal(job.state, 'completed');
     let expected = createHash('sha256').update('salt-7').digest();
     for (let i = 0; i < 1_000; i++) expected = createHash('sha256').update(expected).digest();
-    const result = job.result as HashResult;
+    const result = job.result!; // typed by the worker: ResultOf<HashWorker>
     assert.equal(result.digest, expected.toString('hex'));
     assert.equal(result.pid, process.pid); // inline: in this process
   });
