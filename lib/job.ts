@@ -75,6 +75,43 @@ export function jobFromRow(row: Record<string, any>): Job {
   };
 }
 
+/** What an insert reads back: only the columns the database decides. */
+export interface InsertedRow {
+  id: string | number;
+  state: JobState;
+  /** Epoch milliseconds (float8, as text from pg). */
+  inserted_ms: string | number;
+  scheduled_ms: string | number;
+}
+
+/** A freshly inserted job: the values sent (snake_case insert row) plus what the database decided. */
+export function jobFromInsert(
+  sent: { queue: string; worker: string; args: any; meta: any; tags: string[]; max_attempts: number; priority: number },
+  row: InsertedRow,
+): Job {
+  return {
+    id: Number(row.id),
+    state: row.state,
+    queue: sent.queue,
+    worker: sent.worker,
+    args: sent.args,
+    meta: sent.meta,
+    tags: sent.tags,
+    errors: [],
+    result: null,
+    attempt: 0,
+    maxAttempts: sent.max_attempts,
+    priority: sent.priority,
+    insertedAt: new Date(Number(row.inserted_ms)),
+    scheduledAt: new Date(Number(row.scheduled_ms)),
+    attemptedAt: null,
+    attemptedBy: [],
+    completedAt: null,
+    discardedAt: null,
+    cancelledAt: null,
+  };
+}
+
 function parseErrors(errors: unknown): JobError[] {
   if (!Array.isArray(errors)) return [];
   return errors.map((e) => (typeof e === 'string' ? JSON.parse(e) : e));

@@ -24,11 +24,16 @@ export function buildStatements(prefix: string) {
      * $1: JSON array of {queue, worker, args, meta, tags, max_attempts, priority,
      * scheduled_at?, schedule_in?}. A job due now is `available` and wakes its
      * queue (delivered at commit, so a rolled-back insert wakes nobody).
+     * Returns only what the database decides (times as epoch ms, cheaper to
+     * read than timestamps); the rest is what was sent.
      */
     insertJobs: named(
       'insert_jobs',
       `WITH ${insertJobsSql(names, '$1')}
-       RETURNING j.*, CASE WHEN j.state = 'available' THEN pg_notify('${insertChannel}', j.queue) END AS notified`,
+       RETURNING j.id, j.state,
+         extract(epoch FROM j.inserted_at) * 1000 AS inserted_ms,
+         extract(epoch FROM j.scheduled_at) * 1000 AS scheduled_ms,
+         CASE WHEN j.state = 'available' THEN pg_notify('${insertChannel}', j.queue) END AS notified`,
     ),
 
     /**

@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/database';
 import type { Statements } from '../db/statements';
-import { type Job, type JobState, jobFromRow } from '../job';
+import { type InsertedRow, type Job, type JobState, jobFromInsert, jobFromRow } from '../job';
 
 /** One row for `insertJobs`, already validated (see insert-row.ts). */
 export interface InsertRow {
@@ -67,8 +67,15 @@ export class Engine {
   /** Inserts rows in one statement, through `via` (a transaction) when given. Returns jobs in input order. */
   async insertJobs(rows: InsertRow[], via: Queryable = this.db): Promise<Job[]> {
     if (rows.length === 0) return [];
-    const result = await via.query(this.sql.insertJobs, [JSON.stringify(rows)]);
-    return result.map(jobFromRow).sort((a, b) => a.id - b.id);
+    const json = JSON.stringify(rows);
+    const stored = await via.query<InsertedRow>(this.sql.insertJobs, [json]);
+    if (stored.length !== rows.length) {
+      throw new Error(`nest-oban: inserted ${stored.length} of ${rows.length} jobs`);
+    }
+    // Ids follow the input order. What was sent, parsed back, is what the table holds
+    // (a Date in args is an ISO string there too), without reading whole rows back.
+    const sent: InsertRow[] = JSON.parse(json);
+    return stored.sort((a, b) => Number(a.id) - Number(b.id)).map((row, i) => jobFromInsert(sent[i], row));
   }
 
   async fetchJobs(queue: string, demand: number, node: string): Promise<Job[]> {
