@@ -233,6 +233,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     const spec = buildBootSpec(cpuWorkers, this.rootFile, ['log', 'error', 'warn']);
     const pool = new ProcessPool(
       this.config.processes,
+      this.config.processExecArgv,
       spec,
       (method, args) => this.callFromChild(method, args),
       this.logger,

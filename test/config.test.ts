@@ -77,6 +77,13 @@ describe('module options', () => {
       /OBAN_PRO_PROCESSES must be a whole number >= 0, got 'four'/,
     );
     assert.throws(() => resolveConfig({ ...base, processes: -1 }, {}), /processes must be a whole number >= 0/);
+    assert.deepEqual(resolveConfig({ ...base, processExecArgv: ['--max-old-space-size=512'] }, {}).processExecArgv, [
+      '--max-old-space-size=512',
+    ]);
+    assert.throws(
+      () => resolveConfig({ ...base, processExecArgv: '--max-old-space-size=512' as any }, {}),
+      /processExecArgv must be an array of Node flags/,
+    );
   });
 
   it('fails at boot on bad config with the message naming the bad part', async () => {

@@ -78,7 +78,11 @@ describe('multi-process execution', () => {
   });
 
   it('runs cpu workers in worker processes with DI, globals and once-per-process hooks; others in the main process', async () => {
-    const { oban, pids } = await boot({ queues: { cpu: 4 }, processes: 2 });
+    const { oban, pids } = await boot({
+      queues: { cpu: 4 },
+      processes: 2,
+      processExecArgv: ['--max-old-space-size=300'],
+    });
     assert.equal(pids.length, 2);
     assert.ok(pids.every((pid) => pid !== process.pid && alive(pid)));
     const hashes = await oban.insertAll(
@@ -87,12 +91,20 @@ describe('multi-process execution', () => {
     const main = await oban.insert(MainWorker, {});
     const done = await Promise.all(hashes.map((j) => settled(oban, j.id)));
     for (const job of done) {
-      const result = job.result as { digest: string; pid: number; loaded: boolean; greeting: string };
+      const result = job.result as {
+        digest: string;
+        pid: number;
+        loaded: boolean;
+        greeting: string;
+        execArgv: string[];
+      };
       assert.equal(job.state, 'completed');
       assert.ok(pids.includes(result.pid), `ran in a worker process (${result.pid})`);
       assert.equal(result.loaded, true, 'the injected service was set up in onModuleInit of that process');
       assert.equal(result.greeting, 'hello from the root', 'a global module of the root is there too');
       assert.match(result.digest, /^[0-9a-f]{64}$/);
+      assert.ok(result.execArgv.includes('--max-old-space-size=300'), 'processExecArgv reached the process');
+      assert.ok(result.execArgv.join(' ').includes('ts-node'), 'and it kept the flags it inherits');
     }
     assert.equal(((await settled(oban, main.id)).result as { pid: number }).pid, process.pid);
 

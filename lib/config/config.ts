@@ -19,6 +19,7 @@ export interface ObanConfig {
   node: string;
   queues: QueueConfig[];
   processes: number;
+  processExecArgv: string[];
   migrate: boolean;
   shutdownGracePeriod: number;
   stageInterval: number;
@@ -35,6 +36,7 @@ const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
   'prefix',
   'queues',
   'processes',
+  'processExecArgv',
   'node',
   'migrate',
   'shutdownGracePeriod',
@@ -87,6 +89,7 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     node: resolveNode(options.node, fail),
     queues,
     processes: resolveProcesses(options.processes, env, fail),
+    processExecArgv: resolveExecArgv(options.processExecArgv, fail),
     migrate: booleanOption(options.migrate, 'migrate', false, fail),
     shutdownGracePeriod: msOption(options.shutdownGracePeriod, 'shutdownGracePeriod', 15_000, fail, 0),
     stageInterval: msOption(options.stageInterval, 'stageInterval', 1_000, fail, 10),
@@ -190,6 +193,16 @@ function resolveTesting(value: unknown, fail: (m: string) => never): TestingMode
     fail(`testing must be one of ${TESTING_MODES.map((m) => `'${m}'`).join(', ')}, got ${describe(value)}`);
   }
   return value as TestingMode;
+}
+
+function resolveExecArgv(value: unknown, fail: (m: string) => never): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((flag) => typeof flag !== 'string' || !flag.startsWith('-'))) {
+    fail(
+      `processExecArgv must be an array of Node flags such as ['--max-old-space-size=4096'], got ${describe(value)}`,
+    );
+  }
+  return value as string[];
 }
 
 function resolveNode(value: unknown, fail: (m: string) => never): string {

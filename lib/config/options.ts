@@ -30,6 +30,11 @@ export interface ObanModuleOptions extends ClusterOptions {
    * else one per CPU core. 0 runs them in the main process.
    */
   processes?: number;
+  /**
+   * Extra Node flags for the worker processes, after those of the main process
+   * (which they inherit): e.g. `['--max-old-space-size=4096']`. Default none.
+   */
+  processExecArgv?: string[];
   /** This node's name in `attempted_by`; must be unique per process. Default `host:pid:random`. */
   node?: string;
   /** Run nest-oban's migrations at boot. Default false. */

@@ -50,13 +50,15 @@ export class ProcessPool implements JobRunner {
 
   constructor(
     size: number,
+    /** Node flags added to those the processes inherit. */
+    extraExecArgv: string[],
     private readonly spec: BootSpec,
     private readonly rpc: (method: string, args: unknown[]) => Promise<unknown>,
     private readonly logger: Logger,
   ) {
     this.slots = new Array(size).fill(undefined);
     this.failures = new Array(size).fill(0);
-    this.execArgv = childExecArgv(this.entry);
+    this.execArgv = [...childExecArgv(this.entry), ...extraExecArgv];
   }
 
   get size(): number {
