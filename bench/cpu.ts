@@ -6,7 +6,7 @@
  * the dispatch overhead (no-op cpu jobs through the pool vs in the main
  * process) and each worker process's resident memory.
  *
- *   npm run bench:cpu            (JOBS, ROUNDS, PROCESSES=0,1,2,4 to change)
+ *   npm run bench:cpu            (JOBS, ROUNDS, PROCESSES=0,1,2,4, REPEATS=3 to change)
  *
  * It runs compiled (bench/build.sh), as production does: under ts-node every
  * worker process would also load the TypeScript compiler.
@@ -14,7 +14,7 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
-import { Oban, type InsertAllEntry } from '../lib';
+import { Oban, type InsertAllEntry, type ObanModuleOptions } from '../lib';
 import { bootBenchApp, NoopCpuWorker, ShaChainWorker } from './cpu/app';
 import { shaChain } from './cpu/sha-chain';
 
@@ -24,25 +24,33 @@ export interface CpuBenchOptions {
   jobs?: number;
   rounds?: number;
   processes?: number[];
+  /** Times each configuration is run; the table shows medians. Runs of one repeat follow each other, so drift in the machine's speed hits all alike. */
+  repeats?: number;
   noopJobs?: number;
   onProgress?: (label: string, done: number, total: number) => void;
 }
 
 type Progress = (label: string, done: number, total: number) => void;
 
+/** Worker-process flags of the tuned rows: a young generation that stays small (see README, Memory). */
+export const TUNED_EXEC_ARGV = ['--max-semi-space-size=1'];
+
 export interface CpuBenchRow {
   label: string;
   processes: number;
+  /** Median over the repeats. */
   seconds: number;
   speedup: number;
   /** For nest-oban rows: the plain-fork floor's speedup at the same N, and nest-oban's share of it. */
   floorSpeedup?: number;
   ofFloor?: number;
+  runs: number[];
 }
 
 export interface CpuBenchResult {
   jobs: number;
   rounds: number;
+  repeats: number;
   rows: CpuBenchRow[];
   dispatchOverheadMs: { inProcess: number; pool: number; perJob: number };
   workerRssMb: number[];
@@ -52,53 +60,79 @@ export async function runCpuBenchmark(options: CpuBenchOptions = {}): Promise<Cp
   const jobs = options.jobs ?? 100;
   const rounds = options.rounds ?? 100_000;
   const counts = options.processes ?? [0, 1, 2, 4];
+  const forked = counts.filter((n) => n > 0);
+  const repeats = options.repeats ?? 3;
   const progress = options.onProgress ?? (() => undefined);
+  const chains = Array.from({ length: jobs }, (_, i) => ({
+    worker: ShaChainWorker,
+    args: { rounds, seed: `job-${i}` },
+  }));
 
-  // Floor: in one plain process, then over N plain forked processes.
-  const plainStart = performance.now();
-  for (let i = 0; i < jobs; i++) {
-    shaChain(rounds, `job-${i}`);
-    progress('plain, one process', i + 1, jobs);
-  }
-  const plainSeconds = (performance.now() - plainStart) / 1000;
-  const floor = new Map<number, number>();
-  for (const n of counts.filter((c) => c > 0)) floor.set(n, await forkedFloor(n, jobs, rounds, progress));
-
-  const rows: CpuBenchRow[] = [{ label: 'plain loop, main process', processes: 0, seconds: plainSeconds, speedup: 1 }];
-  for (const [n, seconds] of floor) {
-    rows.push({ label: `plain fork x${n} (floor)`, processes: n, seconds, speedup: plainSeconds / seconds });
-  }
-
-  let inProcess = 0;
+  const runs = new Map<string, number[]>();
+  const record = (key: string, seconds: number) => runs.set(key, [...(runs.get(key) ?? []), seconds]);
   let workerRssMb: number[] = [];
-  for (const n of counts) {
-    const chains = Array.from({ length: jobs }, (_, i) => ({
-      worker: ShaChainWorker,
-      args: { rounds, seed: `job-${i}` },
-    }));
-    const { seconds, rss } = await timeRun(n, chains, `nest-oban, processes: ${n}`, progress);
-    if (n === 0) inProcess = seconds;
-    if (rss.length) workerRssMb = rss;
-    const speedup = inProcess / seconds;
-    const floorSpeedup = n === 0 ? undefined : plainSeconds / floor.get(n)!;
-    rows.push({
-      label: n === 0 ? 'nest-oban, processes: 0' : `nest-oban, processes: ${n}`,
-      processes: n,
+  for (let r = 1; r <= repeats; r++) {
+    const round = repeats > 1 ? ` (round ${r}/${repeats})` : '';
+    const plainStart = performance.now();
+    for (let i = 0; i < jobs; i++) {
+      shaChain(rounds, `job-${i}`);
+      progress(`plain loop${round}`, i + 1, jobs);
+    }
+    record('plain', (performance.now() - plainStart) / 1000);
+    for (const n of forked) record(`floor ${n}`, await forkedFloor(n, jobs, rounds, progress, round));
+    for (const n of counts) {
+      const { seconds, rss } = await timeRun({ processes: n }, chains, `nest-oban, processes: ${n}${round}`, progress);
+      record(`oban ${n}`, seconds);
+      if (rss.length) workerRssMb = rss;
+    }
+    for (const n of forked) {
+      const label = `nest-oban, processes: ${n}, tuned${round}`;
+      record(
+        `tuned ${n}`,
+        (await timeRun({ processes: n, processExecArgv: TUNED_EXEC_ARGV }, chains, label, progress)).seconds,
+      );
+    }
+  }
+
+  const median = (key: string) => {
+    const sorted = [...runs.get(key)!].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  };
+  const plain = median('plain');
+  const floorSpeedup = (n: number) => plain / median(`floor ${n}`);
+  const row = (key: string, label: string, processes: number, base: number, floor?: number): CpuBenchRow => {
+    const seconds = median(key);
+    const speedup = base / seconds;
+    return {
+      label,
+      processes,
       seconds,
       speedup,
-      floorSpeedup,
-      ofFloor: floorSpeedup ? speedup / floorSpeedup : undefined,
-    });
-  }
+      floorSpeedup: floor,
+      ofFloor: floor ? speedup / floor : undefined,
+      runs: runs.get(key)!,
+    };
+  };
+  const inProcess = counts.includes(0) ? median('oban 0') : plain;
+  const rows: CpuBenchRow[] = [
+    row('plain', 'plain loop, main process', 0, plain),
+    ...forked.map((n) => row(`floor ${n}`, `plain fork x${n} (floor)`, n, plain)),
+    ...counts.map((n) => row(`oban ${n}`, `nest-oban, processes: ${n}`, n, inProcess, n ? floorSpeedup(n) : undefined)),
+    ...forked.map((n) =>
+      row(`tuned ${n}`, `nest-oban, processes: ${n}, ${TUNED_EXEC_ARGV.join(' ')}`, n, inProcess, floorSpeedup(n)),
+    ),
+  ];
 
   const noopJobs = options.noopJobs ?? 2_000;
   const noops = Array.from({ length: noopJobs }, () => ({ worker: NoopCpuWorker, args: {} }));
   const poolSize = Math.max(...counts, 1);
-  const noopIn = (await timeRun(0, noops, 'no-op cpu jobs, processes: 0', progress)).seconds;
-  const noopPool = (await timeRun(poolSize, noops, `no-op cpu jobs, processes: ${poolSize}`, progress)).seconds;
+  const noopIn = (await timeRun({ processes: 0 }, noops, 'no-op cpu jobs, processes: 0', progress)).seconds;
+  const noopPool = (await timeRun({ processes: poolSize }, noops, `no-op cpu jobs, processes: ${poolSize}`, progress))
+    .seconds;
   return {
     jobs,
     rounds,
+    repeats,
     rows,
     dispatchOverheadMs: {
       inProcess: (noopIn * 1000) / noopJobs,
@@ -109,7 +143,7 @@ export async function runCpuBenchmark(options: CpuBenchOptions = {}): Promise<Cp
   };
 }
 
-async function forkedFloor(n: number, jobs: number, rounds: number, progress: Progress) {
+async function forkedFloor(n: number, jobs: number, rounds: number, progress: Progress, round = '') {
   const children = await Promise.all(
     Array.from({ length: n }, () => {
       const child = fork(require.resolve('./cpu/floor-child'), [], { execArgv: process.execArgv });
@@ -125,7 +159,7 @@ async function forkedFloor(n: number, jobs: number, rounds: number, progress: Pr
         if (next < jobs) child.send({ job: next++, rounds });
       };
       child.on('message', () => {
-        progress(`plain fork x${n}`, ++done, jobs);
+        progress(`plain fork x${n}${round}`, ++done, jobs);
         if (done === jobs) resolve();
         else feed();
       });
@@ -138,14 +172,19 @@ async function forkedFloor(n: number, jobs: number, rounds: number, progress: Pr
 }
 
 /** Boots nest-oban with `processes`, inserts the jobs, and times insert to all completed. */
-async function timeRun(processes: number, entries: InsertAllEntry[], label: string, progress: Progress) {
+async function timeRun(
+  workerProcesses: Pick<ObanModuleOptions, 'processes' | 'processExecArgv'>,
+  entries: InsertAllEntry[],
+  label: string,
+  progress: Progress,
+) {
   const prefix = `bench_cpu_${randomBytes(3).toString('hex')}`;
   const app = await bootBenchApp({
     connection: DATABASE_URL,
     prefix,
     migrate: true,
     queues: { bench_cpu: 20 },
-    processes,
+    ...workerProcesses,
   });
   const oban = app.get(Oban);
   const pool = new Pool({ connectionString: DATABASE_URL, max: 1 });
@@ -175,7 +214,8 @@ async function waitCompleted(pool: Pool, prefix: string, jobs: number, onCount: 
 
 export function formatCpuResult(result: CpuBenchResult): string {
   const lines = [
-    `CPU benchmark: ${result.jobs} jobs x ${result.rounds.toLocaleString('en')} SHA-256 iterations, insert to all completed`,
+    `CPU benchmark: ${result.jobs} jobs x ${result.rounds.toLocaleString('en')} SHA-256 iterations, insert to all completed` +
+      (result.repeats > 1 ? `; median of ${result.repeats} interleaved rounds` : ''),
     '',
     '| run | seconds | speedup | floor speedup | share of floor |',
     '|---|---:|---:|---:|---:|',
@@ -184,6 +224,7 @@ export function formatCpuResult(result: CpuBenchResult): string {
         `| ${r.label} | ${r.seconds.toFixed(2)} | ${r.speedup.toFixed(2)}x | ${r.floorSpeedup ? r.floorSpeedup.toFixed(2) + 'x' : ''} | ${r.ofFloor ? r.ofFloor.toFixed(2) : ''} |`,
     ),
     '',
+    'Speedups of nest-oban rows are over nest-oban with processes: 0; those of the floor over the plain loop.',
     `Dispatch overhead: ${result.dispatchOverheadMs.perJob.toFixed(3)} ms per no-op cpu job ` +
       `(${result.dispatchOverheadMs.pool.toFixed(3)} ms through the pool vs ${result.dispatchOverheadMs.inProcess.toFixed(3)} ms in the main process)`,
     `Worker process resident memory: ${result.workerRssMb.map((m) => `${m} MB`).join(', ')}`,
@@ -198,6 +239,7 @@ if (require.main === module) {
     jobs: env.JOBS ? Number(env.JOBS) : undefined,
     rounds: env.ROUNDS ? Number(env.ROUNDS) : undefined,
     processes: env.PROCESSES ? env.PROCESSES.split(',').map(Number) : undefined,
+    repeats: env.REPEATS ? Number(env.REPEATS) : undefined,
     onProgress: (label, done, total) => {
       if (!process.stderr.isTTY) return;
       const line = `  ${label}: ${done}/${total}`;
