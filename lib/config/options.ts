@@ -31,8 +31,10 @@ export interface ObanModuleOptions extends ClusterOptions {
    */
   processes?: number;
   /**
-   * Extra Node flags for the worker processes, after those of the main process
-   * (which they inherit): e.g. `['--max-old-space-size=4096']`. Default none.
+   * Node flags for the worker processes, after those they inherit from the
+   * main process. Default `['--single-threaded-gc']`: one process per core is
+   * busy already, and GC helper threads would only compete with the others.
+   * Setting it replaces the default (keep the flag in your list if you want it).
    */
   processExecArgv?: string[];
   /** This node's name in `attempted_by`; must be unique per process. Default `host:pid:random`. */
