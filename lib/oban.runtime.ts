@@ -32,9 +32,10 @@ import { type Clock, OBAN_CLOCK, systemClock } from './util/clock';
 import { WorkerRegistry } from './worker/worker-registry';
 
 /**
- * One node: the producers of the queues it runs, the executor, the acker, the
- * stager, the notifier, and its place in the cluster (the peer's heartbeat and
- * the leader-only plugins: lifeline, pruner, cron). Starts once the whole app is up; stops early in
+ * One node: the producers of the queues it runs, the executor (and the pool of
+ * worker processes for cpu workers), the acker, the stager, the notifier, and
+ * its place in the cluster (the peer's heartbeat and the leader-only plugins:
+ * lifeline, pruner, cron). Starts once the whole app is up; stops early in
  * shutdown (its module sits next to the root), so running jobs finish before
  * the modules they use are torn down.
  */

@@ -22,6 +22,7 @@ export interface RegisteredWorker {
 @Injectable()
 export class WorkerRegistry implements OnModuleInit {
   private byName: Map<string, RegisteredWorker> | undefined;
+  private queues: Set<string> | undefined;
 
   // @Inject names the token: nest-oban must not depend on emitted decorator metadata.
   constructor(@Inject(DiscoveryService) private readonly discovery: DiscoveryService) {}
@@ -38,9 +39,10 @@ export class WorkerRegistry implements OnModuleInit {
     return [...this.workers().values()];
   }
 
-  /** Queues some registered worker declares. */
-  declaredQueues(): Set<string> {
-    return new Set(this.all().map((w) => w.options.queue));
+  /** Queues some registered worker declares (the registry never changes after discovery). */
+  declaredQueues(): ReadonlySet<string> {
+    this.queues ??= new Set(this.all().map((w) => w.options.queue));
+    return this.queues;
   }
 
   /** Resolves what insert was given: a decorated class, or a worker's name. */
