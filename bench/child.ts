@@ -1,6 +1,7 @@
 import { type BenchPlan, type Cell, type ChildMessage, type SystemName, stepsFor } from './plan';
 import { JobTracker, measureDrain, measureInsert, measureLatency, median, percentile } from './measure';
 import type { BenchSystem } from './system';
+import { waitForIdleDatabase } from './database';
 
 /**
  * One system's part of the bench, in a process of its own so that no library
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     }
 
     step(`latency, ${plan.latencySamples} single inserts`);
+    await waitForIdleDatabase(plan.databaseUrl);
     const latency = await measureLatency(
       adapter,
       tracker,

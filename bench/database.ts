@@ -27,3 +27,27 @@ export async function ensureDatabase(url: string): Promise<string> {
     await client.end();
   }
 }
+
+/**
+ * Waits (at most `maxMs`) until no autovacuum worker is busy in the bench
+ * database: the drains before a latency run leave tens of thousands of dead
+ * rows, and a vacuum running beside the latency run would time the vacuum.
+ * Every system gets the same wait.
+ */
+export async function waitForIdleDatabase(url: string, maxMs = 60_000): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const deadline = Date.now() + maxMs;
+    while (Date.now() < deadline) {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS busy FROM pg_stat_activity
+         WHERE backend_type = 'autovacuum worker' AND datname = current_database()`,
+      );
+      if (rows[0].busy === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await client.end();
+  }
+}
