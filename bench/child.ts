@@ -1,5 +1,5 @@
-import { type BenchPlan, type Cell, type ChildMessage, type SystemName, stepsFor } from './plan';
-import { JobTracker, measureDrain, measureInsert, measureLatency, median, percentile } from './measure';
+import { type BenchMode, type BenchPlan, type Cell, type ChildMessage, type SystemName, stepsFor } from './plan';
+import { JobTracker, measureDrain, measureInsert, measureLatency, median } from './measure';
 import type { BenchSystem } from './system';
 import { waitForIdleDatabase } from './database';
 
@@ -11,9 +11,10 @@ import { waitForIdleDatabase } from './database';
 async function main(): Promise<void> {
   const system = process.argv[2] as SystemName;
   const plan = JSON.parse(process.argv[3]) as BenchPlan;
+  const mode = process.argv[4] as BenchMode;
   const adapter = load(system, plan.databaseUrl);
   const send = (message: ChildMessage) => process.send!(message);
-  const steps = stepsFor(system, plan);
+  const steps = stepsFor(system, plan, mode);
   let stepIndex = 0;
   const step = (expected: string) => {
     if (steps[stepIndex] !== expected)
@@ -31,71 +32,78 @@ async function main(): Promise<void> {
     step('warm-up');
     await measureDrain(adapter, tracker, Math.min(2_000, plan.jobs), 10, plan.drainTimeboxMs / 4, progress);
 
-    const inserts: number[] = [];
-    for (let r = 1; r <= plan.runs; r++) {
-      step(`insert ${plan.jobs} bulk, run ${r}/${plan.runs}`);
-      inserts.push(await measureInsert(adapter, plan.jobs));
-    }
-    cell({ row: 'insert', value: median(inserts), runs: inserts });
-
-    for (const c of plan.concurrencies) {
-      const rates: number[] = [];
-      let note: string | undefined;
-      for (let r = 1; r <= plan.runs; r++) {
-        step(`drain ${plan.jobs} at ${c}, run ${r}/${plan.runs}`);
-        if (note) continue; // a time-boxed rate is steady already; don't spend another box on it
-        const result = await measureDrain(adapter, tracker, plan.jobs, c, plan.drainTimeboxMs, progress);
-        rates.push(result.done / result.seconds);
-        if (result.timedOut) {
-          note = `drain at ${c} time-boxed: ${result.done} of ${plan.jobs} jobs in ${Math.round(result.seconds)} s`;
-        }
-      }
-      cell({ row: `drain${c}`, value: median(rates), runs: rates, note });
-    }
-
-    step(`latency, ${plan.latencySamples} single inserts`);
-    await waitForIdleDatabase(plan.databaseUrl);
-    const latency = await measureLatency(
-      adapter,
-      tracker,
-      plan.latencySamples,
-      plan.latencyConcurrency,
-      plan.latencyTimeboxMs,
-      progress,
-    );
-    const n = latency.samples.length;
-    const note = latency.timedOut
-      ? `latency time-boxed at ${plan.latencyTimeboxMs / 1000} s: ${n} of ${plan.latencySamples} samples`
-      : undefined;
-    for (const p of [50, 95, 99]) cell({ row: `p${p}`, value: percentile(latency.samples, p), note });
-
-    if (system === 'nest-oban') {
-      const insertAll: number[] = [];
-      for (let r = 1; r <= plan.runs; r++) {
-        step(`insertAll ${plan.coreJobs}, run ${r}/${plan.runs}`);
-        insertAll.push(await measureInsert(adapter, plan.coreJobs));
-      }
-      cell({ row: 'coreInsertAll', value: median(insertAll), runs: insertAll });
-      const drains: number[] = [];
-      for (let r = 1; r <= plan.runs; r++) {
-        step(`drain ${plan.coreJobs} at limit ${plan.coreLimit}, run ${r}/${plan.runs}`);
-        const result = await measureDrain(
-          adapter,
-          tracker,
-          plan.coreJobs,
-          plan.coreLimit,
-          plan.drainTimeboxMs,
-          progress,
-        );
-        drains.push(result.done / result.seconds);
-      }
-      cell({ row: 'coreDrain', value: median(drains), runs: drains });
+    if (mode === 'latency') {
+      step(`latency, ${plan.latencySamples} single inserts`);
+      await waitForIdleDatabase(plan.databaseUrl);
+      const latency = await measureLatency(
+        adapter,
+        tracker,
+        plan.latencySamples,
+        plan.latencyConcurrency,
+        plan.latencyTimeboxMs,
+        progress,
+      );
+      const note = latency.timedOut
+        ? `latency time-boxed at ${plan.latencyTimeboxMs / 1000} s: ${latency.samples.length} of ${plan.latencySamples} samples`
+        : undefined;
+      cell({ row: 'latency', value: latency.samples.length, runs: latency.samples, note });
+    } else {
+      await throughput(adapter, tracker, plan, system, step, progress, cell);
     }
   } finally {
     await adapter.teardown();
   }
   // Exit once the parent has the message: some libraries keep timers that would hold the process.
   process.send!({ type: 'done' } satisfies ChildMessage, () => process.exit(0));
+}
+
+/** A system's throughput rows: bulk insert, drains, and for nest-oban issue 2's rows. */
+async function throughput(
+  adapter: BenchSystem,
+  tracker: JobTracker,
+  plan: BenchPlan,
+  system: SystemName,
+  step: (label: string) => void,
+  progress: (fraction: number) => void,
+  cell: (c: Omit<Cell, 'system'>) => void,
+): Promise<void> {
+  const inserts: number[] = [];
+  for (let r = 1; r <= plan.runs; r++) {
+    step(`insert ${plan.jobs} bulk, run ${r}/${plan.runs}`);
+    inserts.push(await measureInsert(adapter, plan.jobs));
+  }
+  cell({ row: 'insert', value: median(inserts), runs: inserts });
+
+  for (const c of plan.concurrencies) {
+    const rates: number[] = [];
+    let note: string | undefined;
+    for (let r = 1; r <= plan.runs; r++) {
+      step(`drain ${plan.jobs} at ${c}, run ${r}/${plan.runs}`);
+      if (note) continue; // a time-boxed rate is steady already; don't spend another box on it
+      const result = await measureDrain(adapter, tracker, plan.jobs, c, plan.drainTimeboxMs, progress);
+      rates.push(result.done / result.seconds);
+      if (result.timedOut) {
+        note = `drain at ${c} time-boxed: ${result.done} of ${plan.jobs} jobs in ${Math.round(result.seconds)} s`;
+      }
+    }
+    cell({ row: `drain${c}`, value: median(rates), runs: rates, note });
+  }
+
+  if (system === 'nest-oban') {
+    const insertAll: number[] = [];
+    for (let r = 1; r <= plan.runs; r++) {
+      step(`insertAll ${plan.coreJobs}, run ${r}/${plan.runs}`);
+      insertAll.push(await measureInsert(adapter, plan.coreJobs));
+    }
+    cell({ row: 'coreInsertAll', value: median(insertAll), runs: insertAll });
+    const drains: number[] = [];
+    for (let r = 1; r <= plan.runs; r++) {
+      step(`drain ${plan.coreJobs} at limit ${plan.coreLimit}, run ${r}/${plan.runs}`);
+      const result = await measureDrain(adapter, tracker, plan.coreJobs, plan.coreLimit, plan.drainTimeboxMs, progress);
+      drains.push(result.done / result.seconds);
+    }
+    cell({ row: 'coreDrain', value: median(drains), runs: drains });
+  }
 }
 
 /** Loads only the library under test into this process. */

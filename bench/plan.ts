@@ -9,8 +9,14 @@ export interface BenchPlan {
   /** Repetitions of each throughput row; the median is reported. */
   runs: number;
   concurrencies: number[];
-  /** Single inserts in the latency row (200), and the concurrency the workers run at. */
+  /** Single inserts per latency round (200), and the concurrency the workers run at. */
   latencySamples: number;
+  /**
+   * Latency rounds, each system in turn (pg-boss, poll-bound, only in the
+   * first): the machine's speed drifts over minutes, and interleaving spreads
+   * that drift over all systems alike. Percentiles are over all samples.
+   */
+  latencyRounds: number;
   latencyConcurrency: number;
   /** A drain or latency run still going after this long is stopped and reported as such. */
   drainTimeboxMs: number;
@@ -43,14 +49,25 @@ export type ChildMessage =
   | { type: 'info'; system: SystemName; settings: string; completedRows: string }
   | { type: 'done' };
 
+/** What one child process of the bench does: a system's throughput rows, or one latency round. */
+export type BenchMode = 'throughput' | 'latency';
+
+/** Systems that take part in a latency round after the first: pg-boss only polls, so one time-boxed round says all. */
+export function inLatencyRound(system: SystemName, round: number): boolean {
+  return round === 1 || system !== 'pg-boss';
+}
+
 /** Labels of the steps a system goes through, in order, so the parent can size its progress bar. */
-export function stepsFor(system: SystemName, plan: BenchPlan): string[] {
+export function stepsFor(system: SystemName, plan: BenchPlan, mode: BenchMode): string[] {
   const steps = ['warm-up'];
+  if (mode === 'latency') {
+    steps.push(`latency, ${plan.latencySamples} single inserts`);
+    return steps;
+  }
   for (let r = 1; r <= plan.runs; r++) steps.push(`insert ${plan.jobs} bulk, run ${r}/${plan.runs}`);
   for (const c of plan.concurrencies) {
     for (let r = 1; r <= plan.runs; r++) steps.push(`drain ${plan.jobs} at ${c}, run ${r}/${plan.runs}`);
   }
-  steps.push(`latency, ${plan.latencySamples} single inserts`);
   if (system === 'nest-oban') {
     for (let r = 1; r <= plan.runs; r++) steps.push(`insertAll ${plan.coreJobs}, run ${r}/${plan.runs}`);
     for (let r = 1; r <= plan.runs; r++) {

@@ -18,7 +18,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_BENCH_URL, ensureDatabase } from './database';
 import type { CpuPlan, CpuRow } from './cpu-plan';
-import { type BenchPlan, type Cell, type ChildMessage, SYSTEMS, type SystemName, stepsFor } from './plan';
+import {
+  type BenchMode,
+  type BenchPlan,
+  type Cell,
+  type ChildMessage,
+  SYSTEMS,
+  type SystemName,
+  inLatencyRound,
+  stepsFor,
+} from './plan';
+import { percentile } from './measure';
 import { ProgressBar } from './progress';
 import { buildTable, renderMarkdown, renderText } from './table';
 
@@ -58,6 +68,7 @@ function parseArgs(argv: string[]): Args {
     runs: int('runs', quick ? 1 : 3),
     concurrencies: [10, 50],
     latencySamples: quick ? 50 : 200,
+    latencyRounds: quick ? 1 : 3,
     latencyConcurrency: 10,
     drainTimeboxMs: quick ? 10_000 : 30_000,
     latencyTimeboxMs: quick ? 15_000 : 60_000,
@@ -79,17 +90,19 @@ function parseArgs(argv: string[]): Args {
 function runSystem(
   system: SystemName,
   plan: BenchPlan,
+  mode: BenchMode,
   bar: ProgressBar,
   info: Map<SystemName, { settings: string; completedRows: string }>,
 ): Promise<Cell[]> {
   const cells: Cell[] = [];
+  const label = mode;
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'child.ts'), [system, JSON.stringify(plan)], {
+    const child = fork(path.join(__dirname, 'child.ts'), [system, JSON.stringify(plan), mode], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let finished = false;
     child.on('message', (message: ChildMessage) => {
-      if (message.type === 'step') bar.step(`${system}: ${message.label}`);
+      if (message.type === 'step') bar.step(`${system}: ${message.label}${mode === 'latency' ? ` (${label})` : ''}`);
       else if (message.type === 'progress') bar.progress(message.fraction);
       else if (message.type === 'cell') cells.push(message.cell);
       else if (message.type === 'info') info.set(system, message);
@@ -174,18 +187,56 @@ async function runNestObanCpu(cpuPlan: CpuPlan, bar: ProgressBar): Promise<{ tex
   });
 }
 
+/**
+ * The latency rows: rounds in which each system takes its turn, so a drift in
+ * the machine's speed over the minutes of the bench falls on all alike;
+ * percentiles over every sample of a system.
+ */
+async function latencyRounds(
+  systems: SystemName[],
+  plan: BenchPlan,
+  bar: ProgressBar,
+  info: Map<SystemName, { settings: string; completedRows: string }>,
+): Promise<Cell[]> {
+  const samples = new Map<SystemName, number[]>();
+  const notes = new Map<SystemName, string>();
+  for (let round = 1; round <= plan.latencyRounds; round++) {
+    for (const system of systems.filter((s) => inLatencyRound(s, round))) {
+      for (const cell of await runSystem(system, plan, 'latency', bar, info)) {
+        samples.set(system, [...(samples.get(system) ?? []), ...(cell.runs ?? [])]);
+        if (cell.note) notes.set(system, cell.note);
+      }
+    }
+  }
+  return [...samples].flatMap(([system, values]) =>
+    [50, 95, 99].map((p) => ({
+      system,
+      row: `p${p}`,
+      value: percentile(values, p),
+      runs: values,
+      note: notes.get(system),
+    })),
+  );
+}
+
 async function main(): Promise<void> {
   const { plan, cpuPlan, systems, cpu } = parseArgs(process.argv.slice(2));
   const server = await ensureDatabase(plan.databaseUrl);
   const loadBefore = os.loadavg();
   // Peers: floor and two peers at each process count; nest-oban (bench/cpu.ts): about 11 labelled steps.
   const cpuSteps = cpu ? cpuPlan.processes.length * 3 + 11 : 0;
-  const total = systems.reduce((n, s) => n + stepsFor(s, plan).length, 0) + cpuSteps;
+  const rounds = Array.from({ length: plan.latencyRounds }, (_, i) => i + 1);
+  const latencyRuns = rounds.flatMap((round) => systems.filter((s) => inLatencyRound(s, round)));
+  const total =
+    systems.reduce((n, s) => n + stepsFor(s, plan, 'throughput').length, 0) +
+    latencyRuns.reduce((n, s) => n + stepsFor(s, plan, 'latency').length, 0) +
+    cpuSteps;
   const bar = new ProgressBar(total);
   const info = new Map<SystemName, { settings: string; completedRows: string }>();
   const cells: Cell[] = [];
   const startedAt = new Date();
-  for (const system of systems) cells.push(...(await runSystem(system, plan, bar, info)));
+  for (const system of systems) cells.push(...(await runSystem(system, plan, 'throughput', bar, info)));
+  cells.push(...(await latencyRounds(systems, plan, bar, info)));
   const peerCpu = cpu ? await runPeerCpu(cpuPlan, bar) : undefined;
   const cpuResult = cpu ? await runNestObanCpu(cpuPlan, bar) : undefined;
   bar.finish();
@@ -204,7 +255,8 @@ async function main(): Promise<void> {
           `Throughput rows: median of ${plan.runs} run(s). Drain: ${plan.jobs} jobs stored first, timed from starting the workers ` +
             `until the database shows every job finished. Latency: workers at concurrency ${plan.latencyConcurrency} on an empty queue, ` +
             `each insert after the previous job started and a 5-25 ms pause (plus up to one poll interval for polling systems), ` +
-            `timed from just before the insert call to the first line of the task. Ratio column: > 1 means nest-oban is ahead.`,
+            `timed from just before the insert call to the first line of the task; ${plan.latencyRounds} round(s) of ${plan.latencySamples}, ` +
+            `the systems taking turns (pg-boss in the first only), percentiles over all samples. Ratio column: > 1 means nest-oban is ahead.`,
           ...systems.map((s) => `${s}: ${info.get(s)?.settings}; completed jobs: ${info.get(s)?.completedRows}.`),
         ]),
     ...table.footnotes.map((f, i) => `[${i + 1}] ${f}`),
