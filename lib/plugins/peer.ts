@@ -21,13 +21,16 @@ export interface LeadershipChange {
  * per interval renews the node's row and takes or renews the leader lease.
  *
  * The node counts itself leader only until `sent + leaderTtl - margin`, where
- * `sent` is when it sent its last successful renewal. The database set the
+ * `sent` is when it sent its last successful renewal (on the monotonic clock). The database set the
  * lease's expiry to `now() + leaderTtl` with its `now()` taken after `sent`,
  * and another node can take the lease only once that expiry has passed: so a
  * leader that stalls or loses the database stops acting before anyone else
  * can start, and there are never two leaders at once.
  */
 export class Peer implements LeaderView {
+  /** The lease window on the monotonic clock: a wall-clock step (NTP) must never stretch it. */
+  private leaseEnds = 0;
+  /** The same moment in epoch ms, for reports that are compared across processes. */
   private leaderUntil = 0;
   private leaderSince = 0;
   private wantsLeader: boolean;
@@ -52,7 +55,7 @@ export class Peer implements LeaderView {
   }
 
   get isLeader(): boolean {
-    return Date.now() < this.leaderUntil;
+    return performance.now() < this.leaseEnds;
   }
 
   /** This node's leadership now: since when it leads and until when its lease lets it act. */
@@ -156,7 +159,8 @@ export class Peer implements LeaderView {
   }
 
   private async beatOnce(first: boolean): Promise<void> {
-    const sent = Date.now();
+    const sent = performance.now();
+    const sentAt = Date.now();
     const result = await this.cluster.heartbeat(
       this.node,
       this.advert(),
@@ -175,13 +179,14 @@ export class Peer implements LeaderView {
       return;
     }
     const wasLeader = this.isLeader;
-    const until = sent + this.config.leaderTtl - this.margin;
-    if (until <= Date.now()) {
+    const lease = this.config.leaderTtl - this.margin;
+    if (sent + lease <= performance.now()) {
       // The renewal took so long that the lease it bought is already (nearly) over.
       this.lose();
       return;
     }
-    this.leaderUntil = until;
+    this.leaseEnds = sent + lease;
+    this.leaderUntil = sentAt + lease;
     if (!wasLeader) {
       this.leaderSince = Date.now();
       this.logger.log(`node ${this.node} is now leader`);
@@ -194,6 +199,7 @@ export class Peer implements LeaderView {
     if (this.leaderUntil === 0) return;
     const until = Math.min(Date.now(), this.leaderUntil);
     this.leaderUntil = 0;
+    this.leaseEnds = 0;
     this.emit({ node: this.node, leader: false, until });
   }
 
