@@ -1,4 +1,5 @@
 import { ObanConfigError } from '../errors';
+import { booleanOption, integerOption, numberOption } from './option-checks';
 import type { JobOptions } from '../engine/insert-row';
 import { isPlainObject } from '../json';
 import { type CronSchedule, checkTimezone, parseCron } from '../plugins/cron-expression';
@@ -53,9 +54,9 @@ export function resolveClusterConfig(options: ClusterOptions): ClusterConfig {
   const fail = (message: string): never => {
     throw new ObanConfigError(`ObanModule: ${message}`);
   };
-  const heartbeatInterval = number(options.heartbeatInterval, 'heartbeatInterval (ms)', 1_000, 10, fail);
-  const nodeTtl = number(options.nodeTtl, 'nodeTtl (ms)', 10_000, 1, fail);
-  const leaderTtl = number(options.leaderTtl, 'leaderTtl (ms)', 5_000, 1, fail);
+  const heartbeatInterval = numberOption(options.heartbeatInterval, 'heartbeatInterval (ms)', 1_000, 10, fail);
+  const nodeTtl = numberOption(options.nodeTtl, 'nodeTtl (ms)', 10_000, 1, fail);
+  const leaderTtl = numberOption(options.leaderTtl, 'leaderTtl (ms)', 5_000, 1, fail);
   // A TTL shorter than two beats would expire between two healthy heartbeats.
   if (nodeTtl < 2 * heartbeatInterval) {
     fail(`nodeTtl (${nodeTtl} ms) must be at least twice heartbeatInterval (${heartbeatInterval} ms)`);
@@ -63,15 +64,12 @@ export function resolveClusterConfig(options: ClusterOptions): ClusterConfig {
   if (leaderTtl < 2 * heartbeatInterval) {
     fail(`leaderTtl (${leaderTtl} ms) must be at least twice heartbeatInterval (${heartbeatInterval} ms)`);
   }
-  if (options.leader !== undefined && typeof options.leader !== 'boolean') {
-    fail(`leader must be true or false, got ${String(options.leader)}`);
-  }
   const timezone = checkTimezone(options.timezone ?? 'Etc/UTC', 'ObanModule: timezone');
   return {
     heartbeatInterval,
     nodeTtl,
     leaderTtl,
-    leader: options.leader ?? true,
+    leader: booleanOption(options.leader, 'leader', true, fail),
     pruner: resolvePruner(options.pruner, fail),
     crontab: resolveCrontab(options.crontab, timezone, fail),
     timezone,
@@ -89,9 +87,9 @@ function resolvePruner(value: unknown, fail: (m: string) => never): PrunerConfig
     }
   }
   return {
-    maxAge: number(p.maxAge, 'pruner.maxAge (seconds)', 7 * DAY, 0, fail),
-    interval: number(p.interval, 'pruner.interval (ms)', 30_000, 10, fail),
-    limit: integer(p.limit, 'pruner.limit', 10_000, 1, fail),
+    maxAge: numberOption(p.maxAge, 'pruner.maxAge (seconds)', 7 * DAY, 0, fail),
+    interval: numberOption(p.interval, 'pruner.interval (ms)', 30_000, 10, fail),
+    limit: integerOption(p.limit, 'pruner.limit', 10_000, 1, fail),
   };
 }
 
@@ -135,20 +133,4 @@ function resolveCrontab(value: unknown, timezone: string, fail: (m: string) => n
       name: entry.name,
     };
   });
-}
-
-function number(value: unknown, name: string, fallback: number, min: number, fail: (m: string) => never): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    fail(`${name} must be a number >= ${min}, got ${String(value)}`);
-  }
-  return value as number;
-}
-
-function integer(value: unknown, name: string, fallback: number, min: number, fail: (m: string) => never): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    fail(`${name} must be a whole number >= ${min}, got ${String(value)}`);
-  }
-  return value as number;
 }

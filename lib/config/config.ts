@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { ObanConfigError } from '../errors';
+import { booleanOption, describe, integerOption, numberOption } from './option-checks';
 import { resolveDataDir } from '../db/pglite-instance';
 import { checkQueueName } from '../worker/worker-options';
 import { CLUSTER_OPTION_KEYS, type ClusterConfig, resolveClusterConfig } from './cluster-config';
@@ -91,8 +92,15 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     processes: resolveProcesses(options.processes, env, fail),
     processExecArgv: resolveExecArgv(options.processExecArgv, fail),
     migrate: booleanOption(options.migrate, 'migrate', false, fail),
-    shutdownGracePeriod: msOption(options.shutdownGracePeriod, 'shutdownGracePeriod', 15_000, fail, 0),
-    stageInterval: msOption(options.stageInterval, 'stageInterval', 1_000, fail, 10),
+    shutdownGracePeriod: numberOption(
+      options.shutdownGracePeriod,
+      'shutdownGracePeriod',
+      15_000,
+      0,
+      fail,
+      'milliseconds',
+    ),
+    stageInterval: numberOption(options.stageInterval, 'stageInterval', 1_000, 10, fail, 'milliseconds'),
     poolSize: integerOption(options.poolSize, 'poolSize', 10, 2, fail),
     testing: resolveTesting(options.testing, fail),
     pgliteDir: resolvePglite(options.pglite, env, fail),
@@ -220,43 +228,6 @@ function resolveNode(value: unknown, fail: (m: string) => never): string {
   return value as string;
 }
 
-function booleanOption(value: unknown, name: string, fallback: boolean, fail: (m: string) => never): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') fail(`${name} must be true or false, got ${describe(value)}`);
-  return value as boolean;
-}
-
-function msOption(value: unknown, name: string, fallback: number, fail: (m: string) => never, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    fail(`${name} must be a number of milliseconds >= ${min}, got ${describe(value)}`);
-  }
-  return value as number;
-}
-
-function integerOption(
-  value: unknown,
-  name: string,
-  fallback: number,
-  min: number,
-  fail: (m: string) => never,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    fail(`${name} must be a whole number >= ${min}, got ${describe(value)}`);
-  }
-  return value as number;
-}
-
 function isObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null;
-}
-
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'function') return `a function`;
-  if (Array.isArray(value)) return `an array`;
-  if (isObject(value)) return value.constructor?.name ? `a ${value.constructor.name}` : 'an object';
-  return String(value);
 }

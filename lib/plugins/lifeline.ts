@@ -1,5 +1,5 @@
 import type { Plugin, PluginContext } from './plugin';
-import { Ticker } from './ticker';
+import { Ticker } from '../util/ticker';
 
 const BATCH = 1_000;
 

@@ -1,6 +1,6 @@
 import type { PrunerConfig } from '../config/cluster-config';
 import type { Plugin, PluginContext } from './plugin';
-import { Ticker } from './ticker';
+import { Ticker } from '../util/ticker';
 
 /**
  * Leader only: deletes finished jobs older than `maxAge`, one bounded batch

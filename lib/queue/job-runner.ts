@@ -23,11 +23,16 @@ export class InProcessRunner implements JobRunner {
   /** Code in this process cannot be stopped from outside; the signal asks it to stop. */
   readonly stoppable = false;
 
+  /** @param onFailure told what `perform` threw when the attempt failed (the testing helpers rethrow it). */
+  constructor(private readonly onFailure?: (thrown: unknown) => void) {}
+
   async run(job: Job, worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome> {
     try {
       return outcomeOfReturn(await worker.instance.perform(job, { signal }), worker.name);
     } catch (error) {
-      return outcomeOfError(error);
+      const outcome = outcomeOfError(error);
+      if (outcome.kind === 'failed') this.onFailure?.(error);
+      return outcome;
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { Engine } from '../engine/engine';
+import { Ticker } from '../util/ticker';
 
 const STAGE_LIMIT = 5_000;
 
@@ -11,48 +12,30 @@ const STAGE_LIMIT = 5_000;
  * of queues.
  */
 export class Stager {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private failures = 0;
+  private readonly ticker: Ticker;
 
   constructor(
-    private readonly engine: Engine,
-    private readonly interval: number,
-    private readonly localQueues: () => string[],
-    private readonly wake: (queue: string) => void,
-    private readonly logger: Logger,
-  ) {}
+    engine: Engine,
+    interval: number,
+    localQueues: () => string[],
+    wake: (queue: string) => void,
+    logger: Logger,
+  ) {
+    this.ticker = new Ticker(
+      'staging scheduled jobs',
+      interval,
+      async () => {
+        for (const queue of await engine.stageJobs(STAGE_LIMIT, localQueues())) wake(queue);
+      },
+      logger,
+    );
+  }
 
   start(): void {
-    this.schedule();
+    this.ticker.start();
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  /** Stages now (also used by tests and by drain helpers). */
-  async stage(): Promise<void> {
-    try {
-      const queues = await this.engine.stageJobs(STAGE_LIMIT, this.localQueues());
-      this.failures = 0;
-      for (const queue of queues) this.wake(queue);
-    } catch (error) {
-      this.failures++;
-      if (this.failures === 1 || this.failures % 30 === 0) {
-        this.logger.error(`staging scheduled jobs failed (will retry): ${(error as Error).message}`);
-      }
-    }
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.running = this.stage().finally(() => {
-        this.running = undefined;
-        if (this.timer) this.schedule();
-      });
-    }, this.interval);
+  stop(): Promise<void> {
+    return this.ticker.stop();
   }
 }

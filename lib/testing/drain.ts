@@ -2,11 +2,8 @@ import { Logger } from '@nestjs/common';
 import type { AckRow } from '../engine/engine';
 import { ObanValidationError } from '../errors';
 import type { Job } from '../job';
-import { outcomeOfError, outcomeOfReturn } from '../queue/attempt';
 import { Executor } from '../queue/executor';
-import type { JobRunner } from '../queue/job-runner';
-import type { Outcome } from '../queue/outcome';
-import type { RegisteredWorker } from '../worker/worker-registry';
+import { InProcessRunner } from '../queue/job-runner';
 import { type ObanTarget, internalsOf } from './target';
 
 export interface DrainOptions {
@@ -66,7 +63,8 @@ export async function drainQueue(target: ObanTarget, options: DrainOptions): Pro
   }
 
   const result: DrainResult = { completed: 0, retryable: 0, discarded: 0, cancelled: 0, snoozed: 0 };
-  const runner = new RecordingRunner();
+  let thrown: unknown;
+  const runner = new InProcessRunner((error) => (thrown = error));
   let recorded: AckRow | undefined;
   const executor = new Executor(
     registry,
@@ -82,13 +80,13 @@ export async function drainQueue(target: ObanTarget, options: DrainOptions): Pro
     const jobs = (await engine.fetchJobs(queue, withLimit, config.node)).sort(queueOrder);
     for (const job of jobs) {
       recorded = undefined;
-      runner.thrown = undefined;
+      thrown = undefined;
       await executor.execute(job);
       const outcome = recorded as AckRow | undefined;
       if (!outcome) continue;
       await engine.ackJobs([outcome]);
       count(result, outcome);
-      if (!withSafety && runner.thrown !== undefined) throw runner.thrown;
+      if (!withSafety && thrown !== undefined) throw thrown;
     }
     if (!withRecursion || jobs.length === 0) return result;
   }
@@ -104,20 +102,4 @@ function count(result: DrainResult, ack: AckRow): void {
 
 function queueOrder(a: Job, b: Job): number {
   return a.priority - b.priority || a.scheduledAt.getTime() - b.scheduledAt.getTime() || a.id - b.id;
-}
-
-/** Runs `perform` in this process and keeps what it threw, for `withSafety: false`. */
-class RecordingRunner implements JobRunner {
-  readonly stoppable = false;
-  thrown: unknown;
-
-  async run(job: Job, worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome> {
-    try {
-      return outcomeOfReturn(await worker.instance.perform(job, { signal }), worker.name);
-    } catch (error) {
-      const outcome = outcomeOfError(error);
-      if (outcome.kind === 'failed') this.thrown = error;
-      return outcome;
-    }
-  }
 }
