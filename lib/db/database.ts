@@ -35,8 +35,6 @@ export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite' | 'none';
   /** Human-readable description for logs, never containing a password. */
   readonly description: string;
-  /** False for an embedded single-process database, where several nodes cannot share it. */
-  readonly shareable: boolean;
   /** Runs `fn` on one connection (a session), released afterwards. */
   session<T>(fn: (session: Queryable) => Promise<T>): Promise<T>;
   connectListener(): Promise<ListenConnection>;

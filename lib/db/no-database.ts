@@ -8,7 +8,6 @@ import type { Database, ListenConnection } from './database';
  */
 export class NoDatabase implements Database {
   readonly kind = 'none';
-  readonly shareable = false;
   readonly description = "no database (testing: 'inline' without a connection)";
 
   async query(): Promise<never> {

@@ -4,7 +4,6 @@ import type { Database, ListenConnection, Notification, Queryable, Statement } f
 /** A Database over a node-postgres Pool: one nest-oban creates from a URL, or the user's own. */
 export class PgDatabase implements Database {
   readonly kind = 'postgres';
-  readonly shareable = true;
 
   private constructor(
     private readonly pool: Pool,

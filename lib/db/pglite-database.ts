@@ -1,6 +1,6 @@
 import type { PGlite, Results } from '@electric-sql/pglite';
 import type { Database, ListenConnection, Notification, Queryable, Statement } from './database';
-import { EmbeddedPglite, isInMemory } from './pglite-instance';
+import { EmbeddedPglite } from './pglite-instance';
 import { quoteIdent } from './pg-database';
 
 /**
@@ -12,7 +12,6 @@ import { quoteIdent } from './pg-database';
  */
 export class PgliteDatabase implements Database {
   readonly kind = 'pglite';
-  readonly shareable = false;
   readonly description: string;
   private closed = false;
 
@@ -26,10 +25,6 @@ export class PgliteDatabase implements Database {
 
   get dataDir(): string {
     return this.embedded.dataDir;
-  }
-
-  get inMemory(): boolean {
-    return isInMemory(this.embedded.dataDir);
   }
 
   async query<R = any>(statement: Statement | string, values?: unknown[]): Promise<R[]> {
