@@ -1,15 +1,15 @@
 export { ObanModule } from './oban.module';
 export { Oban, type ArgsOf, type InsertAllEntry, type ResultOf } from './oban.service';
 export type { QueueState } from './node-view';
-export type { PoolProcessStats } from './pool/process-pool';
-export { isWorkerProcess } from './pool/worker-process-flag';
+export type { PoolProcessStats } from './pool/protocol/stats';
+export { isWorkerProcess } from './util/process-role';
 export { Worker, getWorkerMetadata } from './worker/worker.decorator';
 export type { ObanWorker, PerformContext } from './worker/worker.interface';
-export type { WorkerOptions } from './worker/worker-options';
+export type { WorkerOptions } from './validation/worker-options';
 export { type Job, type JobArgs, type JobError, type JobState, JOB_STATES } from './job';
-export { JobCancel, JobSnooze, cancel, snooze } from './outcomes';
-export type { InsertOptions, JobOptions } from './engine/insert-row';
-export type { ListJobsFilter } from './engine/engine';
+export { JobCancel, JobSnooze, cancel, snooze } from './snooze-cancel';
+export type { InsertOptions, JobOptions } from './validation/job-options';
+export type { ListJobsFilter } from './store/job-store';
 export type {
   ObanModuleAsyncOptions,
   ObanModuleOptions,

@@ -11,9 +11,6 @@ export const JOB_STATES = [
 
 export type JobState = (typeof JOB_STATES)[number];
 
-/** States a job never leaves on its own. */
-export const FINAL_STATES: readonly JobState[] = ['completed', 'discarded', 'cancelled'];
-
 /** One failed attempt, appended to `oban_jobs.errors`. */
 export interface JobError {
   attempt: number;

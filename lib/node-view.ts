@@ -1,4 +1,4 @@
-import type { PoolProcessStats } from './pool/process-pool';
+import type { PoolProcessStats } from './pool/protocol/stats';
 
 /** What a queue looks like on this node, as `Oban.checkQueue` reports it. */
 export interface QueueState {

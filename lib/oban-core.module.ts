@@ -3,6 +3,7 @@ import {
   Global,
   Inject,
   Injectable,
+  Logger,
   Module,
   type OnApplicationShutdown,
   type Provider,
@@ -15,11 +16,20 @@ import type { Database } from './db/database';
 import { assertSchemaCurrent, migrate } from './db/migrate';
 import { buildClusterStatements } from './db/cluster-statements';
 import { buildStatements } from './db/statements';
-import { ClusterEngine } from './engine/cluster-engine';
-import { Engine } from './engine/engine';
-import { Oban } from './oban.service';
-import { OBAN_CONFIG, OBAN_DATABASE, OBAN_MODULE_OPTIONS, OBAN_ROOT_FILE } from './oban.tokens';
+import { Oban, type ObanInternals } from './oban.service';
+import {
+  OBAN_CONFIG,
+  OBAN_DATABASE,
+  OBAN_INTERNALS,
+  OBAN_JOB_STORE,
+  OBAN_MODULE_OPTIONS,
+  OBAN_ROOT_FILE,
+} from './oban.tokens';
+import { InlineJobStore } from './queue/inline-job-store';
 import { SignalBus } from './signals';
+import { ClusterStore } from './store/cluster-store';
+import { LiveQueues } from './store/live-queues';
+import { PgJobStore } from './store/pg-job-store';
 import { WorkerRegistry } from './worker/worker-registry';
 
 /** Closes the database last, after every module that might still use it. */
@@ -55,7 +65,12 @@ export class ObanCoreModule {
         {
           provide: OBAN_DATABASE,
           useFactory: async (config: ObanConfig) => {
-            const db = await connectDatabase(config);
+            const db = await connectDatabase({
+              connection: config.connection,
+              pgliteDir: config.pgliteDir,
+              poolSize: config.poolSize,
+              none: config.testing === 'inline' && config.connection === undefined,
+            });
             try {
               if (db.kind === 'none') return db;
               // Nobody else can migrate an embedded database: do it here.
@@ -70,22 +85,40 @@ export class ObanCoreModule {
           inject: [OBAN_CONFIG],
         },
         {
-          provide: Engine,
-          useFactory: (db: Database, config: ObanConfig) => new Engine(db, buildStatements(config.prefix)),
+          provide: ClusterStore,
+          useFactory: (db: Database, config: ObanConfig) => new ClusterStore(db, buildClusterStatements(config.prefix)),
           inject: [OBAN_DATABASE, OBAN_CONFIG],
         },
         {
-          provide: ClusterEngine,
-          useFactory: (db: Database, config: ObanConfig) =>
-            new ClusterEngine(db, buildClusterStatements(config.prefix)),
-          inject: [OBAN_DATABASE, OBAN_CONFIG],
+          provide: PgJobStore,
+          useFactory: (db: Database, config: ObanConfig, cluster: ClusterStore) =>
+            new PgJobStore(db, buildStatements(config.prefix), new LiveQueues(cluster)),
+          inject: [OBAN_DATABASE, OBAN_CONFIG, ClusterStore],
+        },
+        {
+          provide: OBAN_JOB_STORE,
+          useFactory: (config: ObanConfig, jobs: PgJobStore, registry: WorkerRegistry) =>
+            config.testing === 'inline' ? new InlineJobStore(registry, config.node, new Logger('Oban'), jobs) : jobs,
+          inject: [OBAN_CONFIG, PgJobStore, WorkerRegistry],
+        },
+        {
+          provide: OBAN_INTERNALS,
+          useFactory: (
+            config: ObanConfig,
+            db: Database,
+            jobs: PgJobStore,
+            registry: WorkerRegistry,
+            cluster: ClusterStore,
+            signals: SignalBus,
+          ): ObanInternals => ({ config, db, jobs, registry, cluster, signals }),
+          inject: [OBAN_CONFIG, OBAN_DATABASE, PgJobStore, WorkerRegistry, ClusterStore, SignalBus],
         },
         WorkerRegistry,
         SignalBus,
         Oban,
         DatabaseCloser,
       ],
-      exports: [Oban, OBAN_CONFIG, OBAN_DATABASE, OBAN_ROOT_FILE, Engine, ClusterEngine, WorkerRegistry, SignalBus],
+      exports: [Oban, OBAN_CONFIG, OBAN_DATABASE, OBAN_ROOT_FILE, PgJobStore, ClusterStore, WorkerRegistry, SignalBus],
     };
   }
 }

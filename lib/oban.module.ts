@@ -4,9 +4,9 @@ import { ObanConfigError } from './errors';
 import { ObanCoreModule } from './oban-core.module';
 import { ObanRuntime } from './oban.runtime';
 import { OBAN_MODULE_OPTIONS, OBAN_NODE } from './oban.tokens';
-import { ObanChildModule } from './pool/child/oban-child.module';
-import { isWorkerProcess } from './pool/worker-process-flag';
+import { ObanRemoteModule } from './remote-oban';
 import { callerFile } from './util/caller-file';
+import { isWorkerProcess } from './util/process-role';
 
 /**
  * Import once, in the root module:
@@ -14,19 +14,19 @@ import { callerFile } from './util/caller-file';
  *   ObanModule.forRoot({ connection: process.env.DATABASE_URL, queues: { default: 10 } })
  *
  * `Oban` is then injectable everywhere, and every `@Worker()` provider of the
- * app runs on the queues this node is given. Inside a worker process (where
+ * app runs on the queues this node is given. Inside a pool process (where
  * `cpu: true` jobs run) it provides only an `Oban` that forwards to the main
  * process.
  */
 @Module({})
 export class ObanModule {
   static forRoot(options: ObanModuleOptions = {}): DynamicModule {
-    if (isWorkerProcess()) return ObanChildModule.register();
+    if (isWorkerProcess()) return ObanRemoteModule.register();
     return ObanModule.build({ provide: OBAN_MODULE_OPTIONS, useValue: options }, callerFile(), []);
   }
 
   static forRootAsync(options: ObanModuleAsyncOptions): DynamicModule {
-    if (isWorkerProcess()) return ObanChildModule.register();
+    if (isWorkerProcess()) return ObanRemoteModule.register();
     return ObanModule.build(asyncOptionsProvider(options), callerFile(), options.imports ?? [], options);
   }
 

@@ -8,15 +8,14 @@ import {
 } from '@nestjs/common';
 import type { ObanConfig } from './config/config';
 import type { Database } from './db/database';
-import { ClusterEngine } from './engine/cluster-engine';
-import { Engine } from './engine/engine';
 import type { NodeView, QueueState } from './node-view';
 import { Notifier } from './notifier/notifier';
 import { OBAN_CONFIG, OBAN_DATABASE, OBAN_ROOT_FILE } from './oban.tokens';
 import { Oban } from './oban.service';
 import { buildBootSpec } from './pool/module-locator';
-import { CHILD_OBAN_METHODS } from './pool/child/child-oban';
-import { type PoolProcessStats, ProcessPool } from './pool/process-pool';
+import { ProcessPool } from './pool/process-pool';
+import type { MainProcessCallName } from './pool/protocol/calls';
+import type { PoolProcessStats } from './pool/protocol/stats';
 import { CronPlugin, resolveCrontab } from './plugins/cron';
 import { Lifeline } from './plugins/lifeline';
 import { type LeadershipChange, Peer } from './plugins/peer';
@@ -28,6 +27,8 @@ import { InProcessRunner } from './queue/job-runner';
 import { Producer } from './queue/producer';
 import { Stager } from './queue/stager';
 import { type Signal, SignalBus } from './signals';
+import { ClusterStore } from './store/cluster-store';
+import { PgJobStore } from './store/pg-job-store';
 import { type Clock, OBAN_CLOCK, systemClock } from './util/clock';
 import { WorkerRegistry } from './worker/worker-registry';
 
@@ -56,20 +57,20 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   constructor(
     @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
     @Inject(OBAN_DATABASE) private readonly db: Database,
-    @Inject(Engine) private readonly engine: Engine,
+    @Inject(PgJobStore) private readonly store: PgJobStore,
     @Inject(WorkerRegistry) private readonly registry: WorkerRegistry,
     @Inject(SignalBus) private readonly signals: SignalBus,
     @Inject(Oban) private readonly oban: Oban,
     @Inject(OBAN_ROOT_FILE) private readonly rootFile: string | undefined,
-    @Inject(ClusterEngine) private readonly cluster: ClusterEngine,
+    @Inject(ClusterStore) private readonly cluster: ClusterStore,
     @Optional() @Inject(OBAN_CLOCK) private readonly clock: Clock = systemClock,
   ) {
-    this.acker = new Acker(engine, this.logger, (queues) => {
+    this.acker = new Acker(store, this.logger, (queues) => {
       for (const queue of queues) this.producers.get(queue)?.wake();
     });
     this.notifier = new Notifier(db, this.logger);
     this.stager = new Stager(
-      engine,
+      store,
       config.stageInterval,
       () => [...this.producers.keys()],
       (queue) => this.producers.get(queue)?.wake(),
@@ -118,7 +119,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   }
 
   private async start(): Promise<void> {
-    const { config, engine } = this;
+    const { config, store } = this;
     if (config.testing !== 'disabled') {
       // Tests drive jobs themselves (inline at insert, or drainQueue): no queue runs here.
       this.logger.log(`testing: '${config.testing}': queues do not run on this node (${this.db.description})`);
@@ -138,11 +139,11 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
         this.logger,
       );
       for (const q of config.queues) {
-        const deps = { engine, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
+        const deps = { store, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
         this.producers.set(q.name, new Producer(q.name, q.limit, q.paused, deps));
       }
-      this.notifier.on(engine.sql.insertChannel, (queue) => this.producers.get(queue)?.wake());
-      this.notifier.on(engine.sql.signalChannel, (payload) => {
+      this.notifier.on(store.sql.insertChannel, (queue) => this.producers.get(queue)?.wake());
+      this.notifier.on(store.sql.signalChannel, (payload) => {
         const signal = SignalBus.parse(payload);
         if (signal) this.apply(signal);
       });
@@ -236,18 +237,16 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       this.config.processes,
       this.config.processExecArgv,
       spec,
-      (method, args) => this.callFromChild(method, args),
+      (method, args) => this.callFromPool(method, args),
       this.logger,
     );
     await pool.start();
     return pool;
   }
 
-  /** An `Oban` call made by a job in a worker process. */
-  private callFromChild(method: string, args: unknown[]): Promise<unknown> {
-    if (!CHILD_OBAN_METHODS.has(method))
-      return Promise.reject(new Error(`Oban.${method} cannot be called from a worker process`));
-    return (this.oban as any)[method](...args);
+  /** An `Oban` call made by a job in a pool process (the pool checked the name against the one list). */
+  private callFromPool(method: MainProcessCallName, args: unknown[]): Promise<unknown> {
+    return (this.oban[method] as (...args: unknown[]) => Promise<unknown>).apply(this.oban, args);
   }
 
   private apply(signal: Signal): void {

@@ -1,31 +1,42 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import type { ObanConfig } from './config/config';
-import type { Queryable, Statement } from './db/database';
-import { ClusterEngine } from './engine/cluster-engine';
-import { Engine, type InsertRow, type ListJobsFilter } from './engine/engine';
-import { type InsertOptions, type JobOptions, buildInsertRow } from './engine/insert-row';
-import { LiveQueues } from './engine/live-queues';
+import type { Database, Queryable, Statement } from './db/database';
 import { ObanError, ObanValidationError } from './errors';
 import { JOB_STATES, type Job, type JobArgs, type JobState } from './job';
 import type { NodeView, QueueState } from './node-view';
-import type { JobCancel, JobSnooze } from './outcomes';
-import type { PoolProcessStats } from './pool/process-pool';
-import { InlineRunner } from './queue/inline';
-import { OBAN_CONFIG, OBAN_NODE } from './oban.tokens';
-import { type Signal, SignalBus } from './signals';
+import { OBAN_INTERNALS, OBAN_JOB_STORE, OBAN_NODE } from './oban.tokens';
+import type { PoolProcessStats } from './pool/protocol/stats';
+import type { Signal, SignalBus } from './signals';
+import type { JobCancel, JobSnooze } from './snooze-cancel';
+import type { ClusterStore } from './store/cluster-store';
+import type { InsertRow, JobStore, ListJobsFilter } from './store/job-store';
+import type { PgJobStore } from './store/pg-job-store';
+import { type InsertOptions, type JobOptions, validateJob } from './validation/job-options';
 import type { ObanWorker, WorkerClass } from './worker/worker.interface';
 import { WorkerRegistry } from './worker/worker-registry';
 
-/** Key of the accessor nest-oban/testing uses to reach the engine; not part of the public API. */
-export const OBAN_INTERNALS = Symbol.for('nest-oban.internals');
-
-/** What nest-oban/testing drives. */
+/**
+ * The parts of this node the `Oban` service and nest-oban/testing work with,
+ * provided as OBAN_INTERNALS (not part of the public API).
+ */
 export interface ObanInternals {
   config: ObanConfig;
-  engine: Engine;
+  db: Database;
+  /** `oban_jobs` itself (whatever store inserts go to), for draining. */
+  jobs: PgJobStore;
   registry: WorkerRegistry;
+  cluster: ClusterStore;
+  signals: SignalBus;
+}
+
+/** One job to insert, as the caller gave it; `where` names it in messages. */
+interface InsertInput {
+  worker: WorkerClass | string;
+  args: unknown;
+  options: JobOptions;
+  where: string;
 }
 
 /** The args a worker's perform takes. */
@@ -50,25 +61,22 @@ export type InsertAllEntry<W extends ObanWorker<any, any> = ObanWorker<any, any>
 @Injectable()
 export class Oban {
   private readonly localQueues: Set<string>;
-  private readonly inline: InlineRunner | undefined;
-  private readonly liveQueues: LiveQueues;
+  private readonly registry: WorkerRegistry;
+  private readonly signals: SignalBus;
+  private readonly cluster: ClusterStore;
 
   constructor(
-    @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
-    @Inject(Engine) private readonly engine: Engine,
-    @Inject(WorkerRegistry) private readonly registry: WorkerRegistry,
-    @Inject(SignalBus) private readonly signals: SignalBus,
+    @Inject(OBAN_INTERNALS) private readonly internals: ObanInternals,
+    @Inject(OBAN_JOB_STORE) private readonly store: JobStore,
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
-    @Inject(ClusterEngine) private readonly cluster: ClusterEngine,
   ) {
-    this.localQueues = new Set(config.queues.map((q) => q.name));
-    this.liveQueues = new LiveQueues(cluster);
-    if (config.testing === 'inline') this.inline = new InlineRunner(registry, config.node, new Logger('Oban'));
+    ({ registry: this.registry, signals: this.signals, cluster: this.cluster } = internals);
+    this.localQueues = new Set(internals.config.queues.map((q) => q.name));
   }
 
   /** @internal */
   [OBAN_INTERNALS](): ObanInternals {
-    return { config: this.config, engine: this.engine, registry: this.registry };
+    return this.internals;
   }
 
   /** Stores a job and returns it. With `manager`, it joins that TypeORM transaction. */
@@ -80,10 +88,8 @@ export class Oban {
   insert(worker: string, args: JobArgs, options?: InsertOptions): Promise<Job>;
   async insert(worker: WorkerClass | string, args: unknown, options: InsertOptions = {}): Promise<Job<any, any>> {
     const where = `insert(${workerLabel(worker)})`;
-    const [row] = await this.buildRows([{ worker, args, options, where }]);
-    const via = this.via(options.manager, where);
-    if (this.inline) return this.inline.run(row);
-    const [job] = await this.engine.insertJobs([row], via);
+    const rows = await this.buildRows([{ worker, args, options, where }]);
+    const [job] = await this.store.insertJobs(rows, this.via(options.manager, where));
     return job;
   }
 
@@ -102,17 +108,11 @@ export class Oban {
       return { worker, args, options: jobOptions, where };
     });
     const rows = await this.buildRows(inputs);
-    const via = this.via(options.manager, 'insertAll');
-    if (this.inline) {
-      const jobs: Job[] = [];
-      for (const row of rows) jobs.push(await this.inline.run(row)); // in order, one at a time, as inserted
-      return jobs;
-    }
-    return this.engine.insertJobs(rows, via);
+    return this.store.insertJobs(rows, this.via(options.manager, 'insertAll'));
   }
 
   async getJob(id: number): Promise<Job | null> {
-    return this.engine.getJob(checkId(id, 'getJob'));
+    return this.store.getJob(checkId(id, 'getJob'));
   }
 
   async listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
@@ -127,7 +127,7 @@ export class Oban {
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new ObanValidationError(`listJobs: limit must be a whole number from 1 to 10000, got ${String(limit)}`);
     }
-    return this.engine.listJobs(filter);
+    return this.store.listJobs(filter);
   }
 
   /**
@@ -136,12 +136,12 @@ export class Oban {
    */
   async cancelJob(id: number): Promise<Job | null> {
     checkId(id, 'cancelJob');
-    const cancelled = await this.engine.cancelJob(id);
+    const cancelled = await this.store.cancelJob(id);
     if (cancelled) {
       this.signals.emit({ action: 'pkill', job_id: id });
       return cancelled;
     }
-    return this.engine.getJob(id);
+    return this.store.getJob(id);
   }
 
   /**
@@ -150,12 +150,12 @@ export class Oban {
    */
   async retryJob(id: number): Promise<Job | null> {
     checkId(id, 'retryJob');
-    return (await this.engine.retryJob(id)) ?? this.engine.getJob(id);
+    return (await this.store.retryJob(id)) ?? this.store.getJob(id);
   }
 
   /** Deletes a job; false if there was none. A running job must be cancelled first. */
   async deleteJob(id: number): Promise<boolean> {
-    const { state, deleted } = await this.engine.deleteJob(checkId(id, 'deleteJob'));
+    const { state, deleted } = await this.store.deleteJob(checkId(id, 'deleteJob'));
     if (state === 'executing') {
       throw new ObanError(`deleteJob(${id}): the job is executing; cancel it first (cancelJob) or wait for it`);
     }
@@ -215,44 +215,35 @@ export class Oban {
   }
 
   /**
-   * Validates and builds insert rows. A queue that neither this node's config
-   * nor its workers know may still run on another node: only then are the
-   * queues that live nodes advertise read, and the rows checked against them.
+   * Validates each job into a row, then checks the rows' queues once: a queue
+   * neither this node's config nor its workers know may still run on another
+   * node, so only then are the queues that live nodes advertise read.
    */
-  private async buildRows(
-    inputs: Array<{ worker: WorkerClass | string; args: unknown; options: JobOptions; where: string }>,
-  ): Promise<InsertRow[]> {
-    const unknown = new Set<string>();
-    const lenient = (queue: string) => {
-      if (!this.isKnownQueue(queue)) unknown.add(queue);
-      return true;
-    };
-    const rows = inputs.map((input) => this.buildRow(input, lenient));
-    if (unknown.size === 0) return rows;
-    // Inline testing keeps no database to ask which queues other nodes run.
-    if (this.inline) return inputs.map((input) => this.buildRow(input, (queue) => this.isKnownQueue(queue)));
-    const live = await this.liveQueues.get();
-    if ([...unknown].every((queue) => live.has(queue))) return rows;
-    // Build again, strictly, for the error message naming the job and queue.
-    return inputs.map((input) => this.buildRow(input, (queue) => this.isKnownQueue(queue) || live.has(queue)));
-  }
-
-  private buildRow(
-    input: { worker: WorkerClass | string; args: unknown; options: JobOptions; where: string },
-    isKnownQueue: (queue: string) => boolean,
-  ): InsertRow {
-    const { worker, args, options, where } = input;
-    if (typeof worker !== 'string' && typeof worker !== 'function') {
-      throw new ObanValidationError(`${where}: worker must be a @Worker class or a worker name, got ${typeof worker}`);
+  private async buildRows(inputs: InsertInput[]): Promise<InsertRow[]> {
+    const checked = inputs.map((input) => {
+      const { worker, args, options, where } = input;
+      if (typeof worker !== 'string' && typeof worker !== 'function') {
+        throw new ObanValidationError(
+          `${where}: worker must be a @Worker class or a worker name, got ${typeof worker}`,
+        );
+      }
+      const resolved = this.registry.resolve(worker, where);
+      const row = validateJob(resolved, args, options, where);
+      const known = row.queue === resolved.metadata?.queue || this.isKnownQueue(row.queue);
+      return { row, where, known };
+    });
+    const unknown = checked.filter((c) => !c.known);
+    if (unknown.length > 0) {
+      const live = await this.store.liveQueues();
+      const missing = unknown.find((c) => !live.has(c.row.queue));
+      if (missing) {
+        throw new ObanValidationError(
+          `${missing.where}: unknown queue '${missing.row.queue}': no node runs it and no worker declares it. ` +
+            `Add it to \`queues\` in ObanModule.forRoot() (or OBAN_QUEUES) on the nodes that should run it`,
+        );
+      }
     }
-    const resolved = this.registry.resolve(worker, where);
-    return buildInsertRow(
-      resolved,
-      args,
-      options,
-      (queue) => queue === resolved.metadata?.queue || isKnownQueue(queue),
-      where,
-    );
+    return checked.map((c) => c.row);
   }
 
   private isKnownQueue(queue: string): boolean {
@@ -262,7 +253,7 @@ export class Oban {
   /** Checks that some node runs or some worker declares `queue`: this node's, or a live node's. */
   private async requireKnownQueue(queue: string, where: string): Promise<void> {
     if (typeof queue === 'string' && this.isKnownQueue(queue)) return;
-    const live = await this.liveQueues.get();
+    const live = await this.store.liveQueues();
     if (typeof queue === 'string' && live.has(queue)) return;
     const known = new Set([...this.localQueues, ...this.registry.declaredQueues(), ...live]);
     throw new ObanValidationError(

@@ -4,8 +4,8 @@ import { Global, type INestApplicationContext, Module } from '@nestjs/common';
 import { Oban, Worker } from '../lib';
 import { PgDatabase } from '../lib/db/pg-database';
 import { buildClusterStatements } from '../lib/db/cluster-statements';
-import { ClusterEngine } from '../lib/engine/cluster-engine';
-import { parseCron } from '../lib/plugins/cron-expression';
+import { ClusterStore } from '../lib/store/cluster-store';
+import { parseCron } from '../lib/util/cron-expression';
 import { OBAN_CLOCK, type Clock } from '../lib/util/clock';
 import { createApp } from './support/app';
 import { DATABASE_URL, TestSchema } from './support/db';
@@ -153,7 +153,7 @@ describe('cron across nodes', () => {
   });
 
   it('the database lets one leader insert a slot, once', async () => {
-    const cluster = new ClusterEngine(PgDatabase.fromUrl(DATABASE_URL, 6), buildClusterStatements(schema.prefix));
+    const cluster = new ClusterStore(PgDatabase.fromUrl(DATABASE_URL, 6), buildClusterStatements(schema.prefix));
     const p = `"${schema.prefix}"`;
     await schema.query(`DELETE FROM ${p}.oban_peers`);
     await schema.query(`INSERT INTO ${p}.oban_peers (node, expires_at) VALUES ('boss', now() + interval '1 minute')`);

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Oban, type ObanModuleOptions } from '../lib';
-import { ClusterEngine } from '../lib/engine/cluster-engine';
+import { ClusterStore } from '../lib/store/cluster-store';
 import { createApp } from './support/app';
 import { DATABASE_URL, TestSchema } from './support/db';
 import { sleep, waitFor } from './support/wait';
@@ -73,7 +73,7 @@ describe('pruner', () => {
   it('deletes in batches of at most `limit` rows', async () => {
     await seed();
     const app = await boot({ pruner: false });
-    const cluster = app.get(ClusterEngine);
+    const cluster = app.get(ClusterStore);
     const batches: number[] = [];
     for (let n = 7; n === 7;) batches.push((n = await cluster.pruneJobs(3600, 7)));
     assert.deepEqual(batches, [7, 7, 7, 7, 7, 7, 0]);

@@ -73,6 +73,10 @@ describe('package', () => {
       const built = require(main);
       assert.equal(typeof built.ObanModule.forRoot, 'function');
       assert.equal(typeof built.Oban, 'function');
+      // The pool process's entry is found by path, not imported: the build must ship it where the pool looks.
+      const { POOL_PROCESS_ENTRY } = require(path.join(out, 'lib', 'pool', 'process-pool.js'));
+      assert.equal(POOL_PROCESS_ENTRY, path.join(out, 'lib', 'pool', 'child', 'main.js'));
+      assert.ok(existsSync(POOL_PROCESS_ENTRY), `${POOL_PROCESS_ENTRY} was built`);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -30,11 +30,11 @@ function tmpDir(): string {
   return dir;
 }
 
-/** Starts test/support/pglite-holder.ts on `dir` and waits until it holds the database. */
+/** Starts test/fixtures/pglite-holder.ts on `dir` and waits until it holds the database. */
 async function holdInAnotherProcess(dir: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register', path.join(__dirname, 'support/pglite-holder.ts'), dir],
+    ['-r', 'ts-node/register', path.join(__dirname, 'fixtures/pglite-holder.ts'), dir],
     {
       env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
       stdio: ['pipe', 'pipe', 'inherit'],

@@ -35,6 +35,15 @@ describe('shutdown', () => {
   after(() => schema.drop());
   const oban = { connection: DATABASE_URL, prefix: schema.prefix, migrate: true };
 
+  it('closes at once when nothing runs, even with a claim still under way', async () => {
+    // Closing right after boot catches the first claim in flight. Waiting for it once spun the
+    // event loop on a resolved promise, so the claim never returned and close took the whole grace period.
+    const app = await createApp({ oban: { ...oban, queues: { grace: 2 }, shutdownGracePeriod: 15_000 } });
+    const started = Date.now();
+    await app.close();
+    assert.ok(Date.now() - started < 5_000, `close took ${Date.now() - started} ms of a 15000 ms grace period`);
+  });
+
   it('lets running jobs finish within the grace period', async () => {
     const app = await createApp({
       oban: { ...oban, queues: { grace: 2 }, shutdownGracePeriod: 5_000 },

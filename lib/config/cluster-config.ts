@@ -1,8 +1,9 @@
 import { ObanConfigError } from '../errors';
-import { booleanOption, integerOption, numberOption } from './option-checks';
-import type { JobOptions } from '../engine/insert-row';
 import { isPlainObject } from '../json';
-import { type CronSchedule, checkTimezone, parseCron } from '../plugins/cron-expression';
+import { type CronSchedule, checkTimezone, parseCron } from '../util/cron-expression';
+import type { JobOptions } from '../validation/job-options';
+import { booleanOption, integerOption, numberOption } from '../validation/option-checks';
+import { knownKeys } from '../validation/rules';
 import { getWorkerMetadata } from '../worker/worker.decorator';
 import type { WorkerClass } from '../worker/worker.interface';
 import type { ClusterOptions, CronEntry } from './cluster-options';
@@ -81,11 +82,7 @@ function resolvePruner(value: unknown, fail: (m: string) => never): PrunerConfig
   if (value === undefined) value = {};
   if (!isPlainObject(value)) fail(`pruner must be false or { maxAge?, interval?, limit? }, got ${String(value)}`);
   const p = value as Record<string, unknown>;
-  for (const key of Object.keys(p)) {
-    if (!['maxAge', 'interval', 'limit'].includes(key)) {
-      fail(`pruner: unknown option '${key}' (known: maxAge (seconds), interval (ms), limit)`);
-    }
-  }
+  knownKeys(p, ['maxAge', 'interval', 'limit'], fail, { within: 'pruner' });
   return {
     maxAge: numberOption(p.maxAge, 'pruner.maxAge (seconds)', 7 * DAY, 0, fail),
     interval: numberOption(p.interval, 'pruner.interval (ms)', 30_000, 10, fail),
@@ -101,9 +98,7 @@ function resolveCrontab(value: unknown, timezone: string, fail: (m: string) => n
     const where = `ObanModule: crontab[${index}]`;
     if (!isPlainObject(raw)) fail(`crontab[${index}] must be an object { cron, worker, args?, opts? }`);
     const entry = raw as unknown as CronEntry;
-    for (const key of Object.keys(entry)) {
-      if (!known.has(key)) fail(`crontab[${index}]: unknown key '${key}' (known: ${[...known].join(', ')})`);
-    }
+    knownKeys(entry, known, fail, { what: 'key', within: `crontab[${index}]` });
     const zone = entry.timezone === undefined ? timezone : checkTimezone(entry.timezone, `${where}.timezone`);
     const schedule = parseCron(entry.cron, zone, where);
     if (typeof entry.worker !== 'function' && (typeof entry.worker !== 'string' || entry.worker === '')) {

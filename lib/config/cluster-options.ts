@@ -1,4 +1,4 @@
-import type { JobOptions } from '../engine/insert-row';
+import type { JobOptions } from '../validation/job-options';
 import type { WorkerClass } from '../worker/worker.interface';
 
 /** One entry of `crontab`: insert a job of `worker` at each time `cron` names. */

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { ObanConfigError } from '../errors';
-import { booleanOption, describe, integerOption, numberOption } from './option-checks';
+import { booleanOption, describe, integerOption, numberOption } from '../validation/option-checks';
 import { resolveDataDir } from '../db/pglite-instance';
-import { checkQueueName } from '../worker/worker-options';
+import { knownKeys, queueName } from '../validation/rules';
 import { CLUSTER_OPTION_KEYS, type ClusterConfig, resolveClusterConfig } from './cluster-config';
 import type { ObanModuleOptions, QueueOption, TestingMode } from './options';
 
@@ -55,11 +55,7 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     throw new ObanConfigError(`ObanModule: ${message}`);
   };
   if (typeof options !== 'object' || options === null) fail(`options must be an object`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key as keyof ObanModuleOptions)) {
-      fail(`unknown option '${key}' (known: ${[...KNOWN_OPTIONS].join(', ')})`);
-    }
-  }
+  knownKeys(options, KNOWN_OPTIONS, fail);
 
   const connection = options.connection;
   if ('connection' in options && connection !== undefined) {
@@ -147,7 +143,9 @@ function parseQueueRecord(input: Record<string, QueueOption>, source: string): Q
 }
 
 function queueConfig(name: string, limit: unknown, source: string): QueueConfig {
-  checkQueueName(name, `ObanModule: ${source}`);
+  queueName(name, (message) => {
+    throw new ObanConfigError(`ObanModule: ${source}: ${message}`);
+  });
   const parsed = typeof limit === 'string' && /^-?\d+$/.test(limit) ? Number(limit) : limit;
   if (typeof parsed !== 'number' || !Number.isInteger(parsed) || parsed < 1) {
     throw new ObanConfigError(
@@ -188,7 +186,7 @@ function resolvePglite(value: unknown, env: NodeJS.ProcessEnv, fail: (m: string)
     fail(`pglite must be an object like { dataDir: './.pglite' }, got ${describe(value)}`);
   }
   const { dataDir, ...rest } = (value ?? {}) as { dataDir?: unknown };
-  for (const key of Object.keys(rest)) fail(`pglite: unknown option '${key}' (known: dataDir)`);
+  knownKeys(rest, ['dataDir'], fail, { within: 'pglite' });
   if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir.trim() === '')) {
     fail(`pglite.dataDir must be a folder path or 'memory://', got ${describe(dataDir)}`);
   }

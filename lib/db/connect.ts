@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
-import type { ObanConfig } from '../config/config';
 import { ObanConfigError } from '../errors';
 import type { Database } from './database';
 import { NoDatabase } from './no-database';
@@ -9,10 +8,24 @@ import { PgDatabase } from './pg-database';
 import { PgliteDatabase } from './pglite-database';
 import { PglitePool } from './pglite-typeorm';
 
-/** Opens the Database the config names, and checks that it answers. */
-export async function connectDatabase(config: ObanConfig): Promise<Database> {
-  if (config.testing === 'inline' && config.connection === undefined) return new NoDatabase();
-  const db = await openDatabase(config);
+/** What `connection` may be in the module options. */
+export type ConnectionOption = string | DataSource | Pool;
+
+/** Where the database is, as the module config says. */
+export interface ConnectionSpec {
+  /** Unset: embedded PGlite in `pgliteDir`. */
+  connection: ConnectionOption | undefined;
+  pgliteDir: string;
+  /** Connections of the pool opened from a URL. */
+  poolSize: number;
+  /** No database at all (`testing: 'inline'` without a connection). */
+  none: boolean;
+}
+
+/** Opens the Database the spec names, and checks that it answers. */
+export async function connectDatabase(spec: ConnectionSpec): Promise<Database> {
+  if (spec.none) return new NoDatabase();
+  const db = await openDatabase(spec);
   try {
     await db.query('SELECT 1');
   } catch (error) {
@@ -24,7 +37,7 @@ export async function connectDatabase(config: ObanConfig): Promise<Database> {
   return db;
 }
 
-async function openDatabase(config: ObanConfig): Promise<Database> {
+async function openDatabase(config: ConnectionSpec): Promise<Database> {
   const connection = config.connection;
   if (connection === undefined) {
     const db = await PgliteDatabase.open(config.pgliteDir);

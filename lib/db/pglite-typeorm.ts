@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Results } from '@electric-sql/pglite';
 import { ObanError } from '../errors';
-import { isWorkerProcess } from '../pool/worker-process-flag';
+import { isWorkerProcess } from '../util/process-role';
 import { EmbeddedPglite, resolveDataDir } from './pglite-instance';
 import { runRaw } from './pglite-database';
 

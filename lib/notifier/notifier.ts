@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { Database, ListenConnection, Notification } from '../db/database';
+import { Retry } from '../util/retry';
 
 /**
  * Holds one LISTEN connection and keeps it: when it drops (network, a killed
@@ -9,7 +10,7 @@ import type { Database, ListenConnection, Notification } from '../db/database';
 export class Notifier {
   private connection: ListenConnection | undefined;
   private stopped = true;
-  private attempts = 0;
+  private readonly retry: Retry;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly handlers = new Map<string, Array<(payload: string) => void>>();
   private readonly reconnectHandlers: Array<() => void> = [];
@@ -17,10 +18,8 @@ export class Notifier {
   constructor(
     private readonly db: Database,
     private readonly logger: Logger,
-  ) {}
-
-  get connected(): boolean {
-    return this.connection !== undefined;
+  ) {
+    this.retry = new Retry('the notification connection (LISTEN; polling meanwhile)', logger);
   }
 
   on(channel: string, handler: (payload: string) => void): void {
@@ -64,8 +63,7 @@ export class Notifier {
       return;
     }
     this.connection = connection;
-    if (this.attempts > 0) this.logger.log(`notification connection restored after ${this.attempts} attempt(s)`);
-    this.attempts = 0;
+    this.retry.succeeded();
     if (isReconnect) for (const handler of this.reconnectHandlers) handler();
   }
 
@@ -73,14 +71,8 @@ export class Notifier {
     if (connection && this.connection !== connection) return;
     this.connection = undefined;
     if (this.stopped) return;
-    this.attempts++;
-    if (this.attempts === 1 || this.attempts % 20 === 0) {
-      this.logger.warn(
-        `notification connection lost${error ? ` (${error.message})` : ''}; reconnecting, polling meanwhile`,
-      );
-    }
+    const delay = this.retry.failed(error ?? new Error('connection closed'), 'warn');
     clearTimeout(this.reconnectTimer);
-    const delay = Math.min(5_000, 100 * 2 ** Math.min(this.attempts - 1, 6));
     this.reconnectTimer = setTimeout(() => void this.connect(true), delay);
   }
 

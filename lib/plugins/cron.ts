@@ -1,9 +1,10 @@
 import type { CronConfig } from '../config/cluster-config';
-import type { InsertRow } from '../engine/engine';
-import { buildInsertRow } from '../engine/insert-row';
 import { ObanConfigError } from '../errors';
+import type { InsertRow } from '../store/job-store';
+import type { CronSchedule } from '../util/cron-expression';
+import { Retry } from '../util/retry';
+import { validateJob } from '../validation/job-options';
 import type { WorkerRegistry } from '../worker/worker-registry';
-import type { CronSchedule } from './cron-expression';
 import type { Plugin, PluginContext } from './plugin';
 
 /** How far back a node that becomes leader looks for slots missed while no one led. */
@@ -29,7 +30,7 @@ export function resolveCrontab(entries: CronConfig[], registry: WorkerRegistry):
     const where = `ObanModule: crontab[${entry.index}] ('${entry.schedule.expression}')`;
     const worker = registry.resolve(entry.worker as never, where);
     const opts = { ...entry.opts };
-    const row = buildInsertRow(worker, entry.args, opts, () => true, where);
+    const row = validateJob(worker, entry.args, opts, where);
     const name =
       entry.name ??
       `${worker.name} ${entry.schedule.expression}` +
@@ -56,13 +57,14 @@ export class CronPlugin implements Plugin {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  private failures = 0;
+  private retry!: Retry;
   private ctx!: PluginContext;
 
   constructor(private readonly entries: ResolvedCron[]) {}
 
   async start(ctx: PluginContext): Promise<void> {
     this.ctx = ctx;
+    this.retry = new Retry('inserting cron jobs', ctx.logger);
     if (this.entries.length === 0) return;
     // An entry seen for the first time counts as done up to now: it never fires for the past.
     await ctx.cluster.registerCrons(
@@ -101,18 +103,15 @@ export class CronPlugin implements Plugin {
     this.running = this.insertDue()
       .then(
         () => {
-          this.failures = 0;
+          this.retry.succeeded();
+          return undefined;
         },
-        (error) => {
-          this.failures++;
-          if (this.failures === 1 || this.failures % 10 === 0) {
-            this.ctx.logger.error(`inserting cron jobs failed (will retry): ${(error as Error).message}`);
-          }
-        },
+        // The retry delay is real time; wake() takes clock time.
+        (error) => this.retry.failed(error) * this.ctx.clock.rate,
       )
-      .finally(() => {
+      .then((retryIn) => {
         this.running = undefined;
-        this.wake(this.failures > 0 ? Math.min(MAX_WAIT_MS, 1_000 * this.ctx.clock.rate) : undefined);
+        this.wake(retryIn === undefined ? undefined : Math.min(MAX_WAIT_MS, retryIn));
       });
   }
 

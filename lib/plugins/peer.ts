@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { ClusterConfig } from '../config/cluster-config';
-import type { ClusterEngine } from '../engine/cluster-engine';
+import type { ClusterStore } from '../store/cluster-store';
+import { Retry } from '../util/retry';
 import type { LeaderView } from './plugin';
 
 /** Reported on every beat that holds the lease, and when this node lets it go. */
@@ -38,13 +39,13 @@ export class Peer implements LeaderView {
   private beating: Promise<void> | undefined;
   private again = false;
   private stopped = true;
-  private failures = 0;
+  private readonly retry: Retry;
   private readonly margin: number;
   private readonly electedHandlers: Array<() => void> = [];
   private readonly changeHandlers: Array<(change: LeadershipChange) => void> = [];
 
   constructor(
-    private readonly cluster: ClusterEngine,
+    private readonly cluster: ClusterStore,
     readonly node: string,
     private readonly config: ClusterConfig,
     private readonly advert: () => { queues: string[]; workers: string[] },
@@ -52,6 +53,10 @@ export class Peer implements LeaderView {
   ) {
     this.wantsLeader = config.leader;
     this.margin = Math.max(50, Math.round(config.leaderTtl / 10));
+    this.retry = new Retry(
+      `heartbeat of node ${node} (after nodeTtl, ${config.nodeTtl} ms, its jobs count as orphaned)`,
+      logger,
+    );
   }
 
   get isLeader(): boolean {
@@ -138,14 +143,9 @@ export class Peer implements LeaderView {
   private tick(): void {
     this.timer = undefined;
     this.beating = this.beatOnce(false)
+      // Reported by the one retry policy, but the next beat keeps its interval: the node's row must stay fresh.
       .catch((error) => {
-        this.failures++;
-        if (this.failures === 1 || this.failures % 10 === 0) {
-          this.logger.error(
-            `heartbeat of node ${this.node} failed (${this.failures} in a row; ` +
-              `after ${this.config.nodeTtl} ms its jobs count as orphaned): ${(error as Error).message}`,
-          );
-        }
+        this.retry.failed(error);
       })
       .finally(() => {
         this.beating = undefined;
@@ -167,7 +167,7 @@ export class Peer implements LeaderView {
       { node: this.config.nodeTtl, leader: this.config.leaderTtl },
       this.wantsLeader,
     );
-    this.failures = 0;
+    this.retry.succeeded();
     if (result.lapsed && !first) {
       this.logger.warn(
         `node ${this.node} went more than nodeTtl (${this.config.nodeTtl} ms) without a heartbeat; ` +

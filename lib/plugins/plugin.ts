@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { ObanConfig } from '../config/config';
-import type { ClusterEngine } from '../engine/cluster-engine';
+import type { ClusterStore } from '../store/cluster-store';
 import type { Clock } from '../util/clock';
 import type { WorkerRegistry } from '../worker/worker-registry';
 
@@ -15,7 +15,7 @@ export interface LeaderView {
 
 export interface PluginContext {
   config: ObanConfig;
-  cluster: ClusterEngine;
+  cluster: ClusterStore;
   registry: WorkerRegistry;
   peer: LeaderView;
   clock: Clock;

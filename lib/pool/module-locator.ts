@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { Type } from '@nestjs/common';
 import { ObanConfigError } from '../errors';
 import type { RegisteredWorker } from '../worker/worker-registry';
-import type { BootSpec, ModuleLocation } from './protocol';
+import type { BootSpec, ModuleLocation } from './protocol/messages';
 
 /**
  * Works out, in the main process, what a worker process must load to boot the

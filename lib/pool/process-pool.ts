@@ -1,3 +1,8 @@
+// Puts the pool process's entry in the program of compilers that follow the import
+// graph (tsc given one entry file, nest build), so it is emitted beside this file,
+// without importing (loading) it in the main process.
+/// <reference path="./child/main.ts" />
+import * as path from 'node:path';
 import type { Logger } from '@nestjs/common';
 import { ObanConfigError } from '../errors';
 import type { Job } from '../job';
@@ -5,18 +10,9 @@ import type { JobRunner } from '../queue/job-runner';
 import type { Outcome } from '../queue/outcome';
 import type { RegisteredWorker } from '../worker/worker-registry';
 import { childExecArgv } from './child-exec-argv';
-// Imported so compilers and bundlers ship the worker-process entry; importing it runs nothing.
-import './child/main';
-import type { BootSpec } from './protocol';
-import { WorkerProcess, describeExit } from './worker-process';
-
-export interface PoolProcessStats {
-  pid: number | undefined;
-  ready: boolean;
-  running: number;
-  /** Resident memory in bytes, or null when it cannot be read. */
-  rss: number | null;
-}
+import { type CallHandler, PoolChild, describeExit } from './pool-child';
+import type { BootSpec } from './protocol/messages';
+import type { PoolProcessStats } from './protocol/stats';
 
 interface Waiting {
   job: Job;
@@ -27,6 +23,12 @@ const BOOT_TIMEOUT_MS = 60_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 /** A process that dies sooner than this after starting counts as failing, and restarts back off. */
 const HEALTHY_AFTER_MS = 10_000;
+/**
+ * The pool process's entry, found by path (same extension as this file: .js
+ * compiled, .ts under a TypeScript hook) so the main process never loads the
+ * pool process's code; `tsc` emits it with the rest of lib/.
+ */
+export const POOL_PROCESS_ENTRY = path.join(__dirname, 'child', `main${path.extname(__filename)}`);
 
 /**
  * The worker processes that run `cpu: true` jobs. The main process claims the
@@ -39,11 +41,10 @@ const HEALTHY_AFTER_MS = 10_000;
  */
 export class ProcessPool implements JobRunner {
   readonly stoppable = true;
-  private readonly slots: Array<WorkerProcess | undefined>;
+  private readonly slots: Array<PoolChild | undefined>;
   private readonly failures: number[];
   private readonly restartTimers = new Set<NodeJS.Timeout>();
   private readonly waiting: Waiting[] = [];
-  private readonly entry = require.resolve('./child/main');
   private readonly execArgv: string[];
   private stopping = false;
   private nextSlot = 0;
@@ -53,12 +54,13 @@ export class ProcessPool implements JobRunner {
     /** Node flags added to those the processes inherit. */
     extraExecArgv: string[],
     private readonly spec: BootSpec,
-    private readonly rpc: (method: string, args: unknown[]) => Promise<unknown>,
+    /** Carries out the `Oban` calls of jobs running in the processes. */
+    private readonly onCall: CallHandler,
     private readonly logger: Logger,
   ) {
     this.slots = new Array(size).fill(undefined);
     this.failures = new Array(size).fill(0);
-    this.execArgv = [...childExecArgv(this.entry), ...extraExecArgv];
+    this.execArgv = [...childExecArgv(POOL_PROCESS_ENTRY), ...extraExecArgv];
   }
 
   get size(): number {
@@ -120,8 +122,8 @@ export class ProcessPool implements JobRunner {
   }
 
   /** The ready process with the fewest jobs; ties go round the slots so all processes get work. */
-  private leastLoaded(): WorkerProcess | undefined {
-    let best: WorkerProcess | undefined;
+  private leastLoaded(): PoolChild | undefined {
+    let best: PoolChild | undefined;
     for (let i = 0; i < this.slots.length; i++) {
       const candidate = this.slots[(this.nextSlot + i) % this.slots.length];
       if (candidate?.isReady && (!best || candidate.load < best.load)) best = candidate;
@@ -140,9 +142,9 @@ export class ProcessPool implements JobRunner {
     this.slots.find((p) => p?.holds(entry.job.id))?.kill();
   }
 
-  private spawn(slot: number): WorkerProcess {
-    const process = new WorkerProcess(this.entry, this.execArgv, this.spec, {
-      rpc: this.rpc,
+  private spawn(slot: number): PoolChild {
+    const process = new PoolChild(POOL_PROCESS_ENTRY, this.execArgv, this.spec, {
+      call: this.onCall,
       exit: (p, code, signal, jobs) => this.onExit(slot, p, code, signal, jobs),
     });
     this.slots[slot] = process;
@@ -153,13 +155,7 @@ export class ProcessPool implements JobRunner {
     return process;
   }
 
-  private onExit(
-    slot: number,
-    process: WorkerProcess,
-    code: number | null,
-    signal: NodeJS.Signals | null,
-    jobs: Job[],
-  ) {
+  private onExit(slot: number, process: PoolChild, code: number | null, signal: NodeJS.Signals | null, jobs: Job[]) {
     if (this.slots[slot] === process) this.slots[slot] = undefined;
     if (this.stopping) return;
     // Stopping a process for a timeout or cancel is no sign of trouble; dying young is.

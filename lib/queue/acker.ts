@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import type { AckRow, Engine } from '../engine/engine';
+import type { AckRow, PgJobStore } from '../store/pg-job-store';
+import { Retry } from '../util/retry';
 
 const MAX_BATCH = 2_000;
 
@@ -13,18 +14,16 @@ export class Acker {
   private pending: AckRow[] = [];
   private scheduled = false;
   private writing: Promise<void> | undefined;
-  private failures = 0;
+  private readonly retry: Retry;
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly engine: Engine,
-    private readonly logger: Logger,
+    private readonly store: PgJobStore,
+    logger: Logger,
     /** Told of the queues where a written outcome made a job available again. */
     private readonly onAvailable: (queues: Set<string>) => void = () => undefined,
-  ) {}
-
-  get pendingCount(): number {
-    return this.pending.length;
+  ) {
+    this.retry = new Retry('recording job outcomes', logger);
   }
 
   ack(row: AckRow): void {
@@ -55,10 +54,10 @@ export class Acker {
   private write(): Promise<void> {
     const batch = this.pending.splice(0, MAX_BATCH);
     if (batch.length === 0) return Promise.resolve();
-    this.writing = this.engine.ackJobs(batch).then(
+    this.writing = this.store.ackJobs(batch).then(
       () => {
         this.writing = undefined;
-        this.failures = 0;
+        this.retry.succeeded();
         const available = new Set(batch.filter((row) => row.state === 'available').map((row) => row.queue));
         if (available.size > 0) this.onAvailable(available);
         if (this.pending.length > 0) this.schedule();
@@ -66,10 +65,7 @@ export class Acker {
       (error) => {
         this.writing = undefined;
         this.pending.unshift(...batch);
-        this.failures++;
-        if (this.failures === 1 || this.failures % 20 === 0) {
-          this.logger.error(`recording ${batch.length} job outcome(s) failed (will retry): ${error.message}`);
-        }
+        this.retry.failed(error);
         throw error;
       },
     );
@@ -77,11 +73,10 @@ export class Acker {
   }
 
   private retryLater(): void {
-    const delay = Math.min(5_000, 50 * 2 ** Math.min(this.failures, 7));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.schedule();
-    }, delay);
+    }, this.retry.delay());
     this.retryTimer.unref();
   }
 }

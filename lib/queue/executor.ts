@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { Job } from '../job';
+import type { AckRow } from '../store/pg-job-store';
 import type { RegisteredWorker, WorkerRegistry } from '../worker/worker-registry';
-import type { AckRow } from '../engine/engine';
 import { defaultBackoff } from './backoff';
 import { JobCancelledError, JobTimeoutError, ShutdownError } from './abort-reasons';
 import type { JobRunner } from './job-runner';
@@ -30,10 +30,6 @@ export class Executor {
     private readonly node: string,
     private readonly logger: Logger,
   ) {}
-
-  get runningCount(): number {
-    return this.running.size;
-  }
 
   /** Runs one claimed job; resolves (never rejects) when its slot is free again. */
   async execute(job: Job): Promise<void> {

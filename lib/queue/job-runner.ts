@@ -1,7 +1,6 @@
 import type { Job } from '../job';
 import type { RegisteredWorker } from '../worker/worker-registry';
-import { outcomeOfError, outcomeOfReturn } from './attempt';
-import type { Outcome } from './outcome';
+import { type Outcome, outcomeOfError, outcomeOfReturn } from './outcome';
 
 /** Runs one attempt of a job somewhere: in this process, or in a worker process. */
 export interface JobRunner {

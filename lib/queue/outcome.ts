@@ -1,5 +1,13 @@
-import type { AckRow } from '../engine/engine';
 import type { Job, JobError } from '../job';
+import { findNonJson } from '../json';
+import { isCancel, isSnooze } from '../snooze-cancel';
+import type { AckRow } from '../store/pg-job-store';
+
+/*
+ * The life of one attempt's result: what `perform` returned or threw becomes
+ * an Outcome (in the main process or a pool process alike), and an Outcome
+ * becomes the AckRow the acker writes.
+ */
 
 /** What happened to one attempt, before it is written as an AckRow. */
 export type Outcome =
@@ -17,6 +25,30 @@ export interface ErrorInfo {
   /** `Name: message`. */
   message: string;
   stack?: string;
+}
+
+/**
+ * Classifies what `perform` returned or threw. Shared by the main process and
+ * the worker processes, so both read snooze/cancel and bad results alike.
+ */
+export function outcomeOfReturn(value: unknown, worker: string): Outcome {
+  if (isSnooze(value)) return { kind: 'snoozed', seconds: value.seconds };
+  if (isCancel(value)) return { kind: 'cancelled', reason: value.reason };
+  const result = value === undefined ? null : value;
+  const problem = findNonJson(result, 'result');
+  if (problem) {
+    return {
+      kind: 'failed',
+      error: { message: `ResultNotJsonError: ${worker}.perform returned a value nest-oban cannot store: ${problem}` },
+    };
+  }
+  return { kind: 'completed', result };
+}
+
+export function outcomeOfError(error: unknown): Outcome {
+  if (isSnooze(error)) return { kind: 'snoozed', seconds: error.seconds };
+  if (isCancel(error)) return { kind: 'cancelled', reason: error.reason };
+  return { kind: 'failed', error: errorInfo(error) };
 }
 
 export function errorInfo(error: unknown): ErrorInfo {

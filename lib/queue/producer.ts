@@ -1,12 +1,13 @@
 import type { Logger } from '@nestjs/common';
-import type { Engine } from '../engine/engine';
 import type { Job } from '../job';
+import type { PgJobStore } from '../store/pg-job-store';
+import { Retry } from '../util/retry';
 import type { Acker } from './acker';
 import type { Executor } from './executor';
 import { toAckRow } from './outcome';
 
 export interface ProducerDeps {
-  engine: Engine;
+  store: PgJobStore;
   executor: Executor;
   acker: Acker;
   node: string;
@@ -22,11 +23,12 @@ export interface ProducerDeps {
 export class Producer {
   private readonly running = new Map<number, Promise<void>>();
   private stopped = true;
-  private fetching = false;
+  /** The claim under way, if any. */
+  private claiming: Promise<void> | undefined;
   private kickScheduled = false;
   /** The queue may hold more jobs than the last claim took. */
   private mayHaveMore = true;
-  private failures = 0;
+  private readonly retry: Retry;
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -34,7 +36,9 @@ export class Producer {
     private limitValue: number,
     private pausedValue: boolean,
     private readonly deps: ProducerDeps,
-  ) {}
+  ) {
+    this.retry = new Retry(`claiming jobs of queue '${queue}'`, deps.logger);
+  }
 
   get limit(): number {
     return this.limitValue;
@@ -81,13 +85,14 @@ export class Producer {
 
   /** Waits for running jobs, at most until `deadline` (epoch ms); returns how many are still running. */
   async drain(deadline: number): Promise<number> {
-    while (this.running.size > 0 || this.fetching) {
+    while (this.running.size > 0 || this.claiming) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       let timer: NodeJS.Timeout | undefined;
+      // A claim under way may still add running jobs (or hand them back): wait for it first.
       await Promise.race([
-        Promise.all(this.running.values()),
-        new Promise((r) => (timer = setTimeout(r, this.fetching ? Math.min(left, 10) : left))),
+        this.claiming ?? Promise.all(this.running.values()),
+        new Promise((r) => (timer = setTimeout(r, left))),
       ]);
       clearTimeout(timer);
     }
@@ -96,23 +101,22 @@ export class Producer {
 
   /** Starts a claim soon, unless one is running; many kicks in one tick make one claim. */
   private kick(): void {
-    if (this.stopped || this.pausedValue || this.fetching || this.kickScheduled) return;
+    if (this.stopped || this.pausedValue || this.claiming || this.kickScheduled) return;
     this.kickScheduled = true;
     setImmediate(() => {
       this.kickScheduled = false;
-      void this.claimLoop();
+      if (this.claiming) return;
+      this.claiming = this.claimLoop().finally(() => (this.claiming = undefined));
     });
   }
 
   private async claimLoop(): Promise<void> {
-    if (this.fetching) return;
-    this.fetching = true;
     try {
       while (!this.stopped && !this.pausedValue && this.mayHaveMore) {
         const demand = this.limitValue - this.running.size;
         if (demand <= 0) break; // a finishing job kicks again
         this.mayHaveMore = false; // a wake() during the claim sets it again
-        const jobs = await this.deps.engine.fetchJobs(this.queue, demand, this.deps.node);
+        const jobs = await this.deps.store.fetchJobs(this.queue, demand, this.deps.node);
         if (this.stopped || this.pausedValue) {
           // Paused or stopped while the claim was under way: hand the jobs back.
           this.release(jobs, this.stopped ? 'claimed during shutdown' : 'claimed as the queue paused');
@@ -122,17 +126,12 @@ export class Producer {
         for (const job of jobs) this.run(job);
         if (jobs.length === demand) this.mayHaveMore = true;
       }
-      this.failures = 0;
+      this.retry.succeeded();
     } catch (error) {
       this.mayHaveMore = true;
-      this.failures++;
-      if (this.failures === 1 || this.failures % 20 === 0) {
-        this.deps.logger.error(`queue '${this.queue}': claiming jobs failed (will retry): ${(error as Error).message}`);
-      }
+      const delay = this.retry.failed(error);
       clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => this.kick(), Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)));
-    } finally {
-      this.fetching = false;
+      this.retryTimer = setTimeout(() => this.kick(), delay);
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import type { Engine } from '../engine/engine';
+import type { PgJobStore } from '../store/pg-job-store';
 import { Ticker } from '../util/ticker';
 
 const STAGE_LIMIT = 5_000;
@@ -15,7 +15,7 @@ export class Stager {
   private readonly ticker: Ticker;
 
   constructor(
-    engine: Engine,
+    store: PgJobStore,
     interval: number,
     localQueues: () => string[],
     wake: (queue: string) => void,
@@ -25,7 +25,7 @@ export class Stager {
       'staging scheduled jobs',
       interval,
       async () => {
-        for (const queue of await engine.stageJobs(STAGE_LIMIT, localQueues())) wake(queue);
+        for (const queue of await store.stageJobs(STAGE_LIMIT, localQueues())) wake(queue);
       },
       logger,
     );

@@ -1,10 +1,11 @@
 import { Logger } from '@nestjs/common';
-import type { AckRow } from '../engine/engine';
 import { ObanValidationError } from '../errors';
 import type { Job } from '../job';
 import { Executor } from '../queue/executor';
 import { InProcessRunner } from '../queue/job-runner';
+import type { AckRow } from '../store/pg-job-store';
 import { type ObanTarget, internalsOf } from './target';
+import { TestingQueries } from './testing-queries';
 
 export interface DrainOptions {
   /** The queue to drain. */
@@ -50,7 +51,7 @@ const ALL = 1_000_000;
  */
 export async function drainQueue(target: ObanTarget, options: DrainOptions): Promise<DrainResult> {
   const where = 'drainQueue';
-  const { config, engine, registry } = internalsOf(target, where);
+  const { config, db, jobs: store, registry } = internalsOf(target, where);
   const { queue, withScheduled = false, withRecursion = false, withLimit = ALL, withSafety = true } = options ?? {};
   if (typeof queue !== 'string' || queue === '') {
     throw new ObanValidationError(`${where}: give the queue to drain, e.g. drainQueue(app, { queue: 'default' })`);
@@ -75,16 +76,17 @@ export async function drainQueue(target: ObanTarget, options: DrainOptions): Pro
     new Logger('Oban'),
   );
 
+  const queries = new TestingQueries(db, config.prefix);
   for (;;) {
-    if (withScheduled !== false) await engine.stageQueue(queue, withScheduled === true ? null : withScheduled);
-    const jobs = (await engine.fetchJobs(queue, withLimit, config.node)).sort(queueOrder);
+    if (withScheduled !== false) await queries.stageQueue(queue, withScheduled === true ? null : withScheduled);
+    const jobs = (await store.fetchJobs(queue, withLimit, config.node)).sort(queueOrder);
     for (const job of jobs) {
       recorded = undefined;
       thrown = undefined;
       await executor.execute(job);
       const outcome = recorded as AckRow | undefined;
       if (!outcome) continue;
-      await engine.ackJobs([outcome]);
+      await store.ackJobs([outcome]);
       count(result, outcome);
       if (!withSafety && thrown !== undefined) throw thrown;
     }

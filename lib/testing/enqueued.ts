@@ -1,10 +1,11 @@
 import { AssertionError } from 'node:assert';
-import type { EnqueuedFilter } from '../engine/engine';
 import { ObanError, ObanValidationError } from '../errors';
 import type { Job } from '../job';
 import { isPlainObject } from '../json';
+import { knownKeys } from '../validation/rules';
 import type { WorkerClass } from '../worker/worker.interface';
 import { type ObanTarget, internalsOf } from './target';
+import { type EnqueuedFilter, TestingQueries } from './testing-queries';
 
 /** What to look for among enqueued jobs; every field given must match. */
 export interface EnqueuedMatch {
@@ -36,20 +37,14 @@ export async function allEnqueued(target: ObanTarget, match: EnqueuedMatch = {})
   return find(target, match, 'allEnqueued');
 }
 
+/** A check over the enqueued jobs of the app `target`. */
+type EnqueuedCheck<R> = (target: ObanTarget, match: EnqueuedMatch, options?: WaitOptions) => Promise<R>;
+
 /** Fails unless a job matching `match` is enqueued; the message lists what is. Returns the first match. */
-export async function assertEnqueued(
-  target: ObanTarget,
-  match: EnqueuedMatch,
-  options: WaitOptions = {},
-): Promise<Job> {
+export const assertEnqueued: EnqueuedCheck<Job> = async (target, match, options = {}) => {
   const where = 'assertEnqueued';
-  const deadline = Date.now() + checkTimeout(options, where);
-  for (;;) {
-    const [job] = await find(target, match, where);
-    if (job) return job;
-    if (Date.now() >= deadline) break;
-    await sleep(20);
-  }
+  const job = await lookUntil(checkTimeout(options, where), async () => (await find(target, match, where))[0]);
+  if (job) return job;
   const enqueued = await find(target, {}, where, SHOWN + 1);
   throw new AssertionError({
     message:
@@ -57,30 +52,24 @@ export async function assertEnqueued(
       (options.timeout ? ` within ${options.timeout} ms` : '') +
       `, but none is.\n${listing('Enqueued now', enqueued)}`,
   });
-}
+};
 
 /** Fails if a job matching `match` is enqueued (or gets enqueued within `timeout`); the message lists the matches. */
-export async function refuteEnqueued(
-  target: ObanTarget,
-  match: EnqueuedMatch,
-  options: WaitOptions = {},
-): Promise<void> {
+export const refuteEnqueued: EnqueuedCheck<void> = async (target, match, options = {}) => {
   const where = 'refuteEnqueued';
-  const deadline = Date.now() + checkTimeout(options, where);
-  for (;;) {
-    const found = await find(target, match, where, SHOWN + 1);
-    if (found.length > 0) {
-      throw new AssertionError({
-        message: `Expected no job matching ${describeMatch(match)} to be enqueued, but found:\n${listing('Matching', found)}`,
-      });
-    }
-    if (Date.now() >= deadline) return;
-    await sleep(20);
+  const found = await lookUntil(checkTimeout(options, where), async () => {
+    const jobs = await find(target, match, where, SHOWN + 1);
+    return jobs.length > 0 ? jobs : undefined;
+  });
+  if (found) {
+    throw new AssertionError({
+      message: `Expected no job matching ${describeMatch(match)} to be enqueued, but found:\n${listing('Matching', found)}`,
+    });
   }
-}
+};
 
 async function find(target: ObanTarget, match: EnqueuedMatch, where: string, limit?: number): Promise<Job[]> {
-  const { config, engine, registry } = internalsOf(target, where);
+  const { config, db, registry } = internalsOf(target, where);
   if (config.testing === 'inline') {
     throw new ObanError(
       `${where}: testing is 'inline', so jobs run when inserted and are never enqueued; ` +
@@ -88,11 +77,10 @@ async function find(target: ObanTarget, match: EnqueuedMatch, where: string, lim
     );
   }
   const filter: EnqueuedFilter = { limit };
-  const known = new Set(['worker', 'queue', 'args', 'meta', 'priority', 'tags']);
-  for (const key of Object.keys(match ?? {})) {
-    if (!known.has(key))
-      throw new ObanValidationError(`${where}: unknown field '${key}' (known: ${[...known].join(', ')})`);
-  }
+  const fail = (message: string): never => {
+    throw new ObanValidationError(`${where}: ${message}`);
+  };
+  knownKeys(match ?? {}, ['worker', 'queue', 'args', 'meta', 'priority', 'tags'], fail, { what: 'field' });
   if (match.worker !== undefined) filter.worker = registry.resolve(match.worker, where).name;
   if (match.queue !== undefined) filter.queue = match.queue;
   for (const key of ['args', 'meta'] as const) {
@@ -104,7 +92,7 @@ async function find(target: ObanTarget, match: EnqueuedMatch, where: string, lim
   }
   if (match.priority !== undefined) filter.priority = match.priority;
   if (match.tags !== undefined) filter.tags = match.tags;
-  return engine.listEnqueued(filter);
+  return new TestingQueries(db, config.prefix).listEnqueued(filter);
 }
 
 function checkTimeout(options: WaitOptions, where: string): number {
@@ -138,6 +126,12 @@ function listing(title: string, jobs: Job[]): string {
   return `${title} (${jobs.length > SHOWN ? `first ${SHOWN}` : jobs.length}):\n${lines.join('\n')}${more}`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Looks at once, then every 20 ms for `timeoutMs`; returns the first thing `look` finds, or undefined. */
+async function lookUntil<T>(timeoutMs: number, look: () => Promise<T | undefined>): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await look();
+    if (found !== undefined || Date.now() >= deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { ObanError } from '../errors';
-import { OBAN_INTERNALS, Oban, type ObanInternals } from '../oban.service';
+import { Oban, type ObanInternals } from '../oban.service';
+import { OBAN_INTERNALS } from '../oban.tokens';
 
 /** A test's handle on nest-oban: the Nest app (or application context), or the injected `Oban`. */
 export type ObanTarget = INestApplicationContext | Oban;

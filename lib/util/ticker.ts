@@ -1,26 +1,30 @@
 import type { Logger } from '@nestjs/common';
+import { Retry } from './retry';
 
 /**
  * Runs `task` every `interval` ms (measured from the end of one run to the
  * start of the next, so runs never overlap) until stopped. A failing run is
- * logged (the first, then every 20th in a row) and the next one tries again.
+ * reported by the retry policy and the next one comes at the usual interval:
+ * a periodic task is its own retry.
  */
 export class Ticker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
-  private failures = 0;
+  private readonly retry: Retry;
 
   constructor(
-    private readonly what: string,
-    private readonly interval: number | (() => number),
+    what: string,
+    private readonly interval: number,
     private readonly task: () => Promise<void>,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.retry = new Retry(what, logger);
+  }
 
-  start(runNow = false): void {
+  start(): void {
     this.stopped = false;
-    this.schedule(runNow ? 0 : undefined);
+    this.schedule();
   }
 
   /** Runs the task soon, out of turn (e.g. on becoming leader). */
@@ -38,7 +42,7 @@ export class Ticker {
 
   private schedule(delay?: number): void {
     clearTimeout(this.timer);
-    const ms = delay ?? (typeof this.interval === 'function' ? this.interval() : this.interval);
+    const ms = delay ?? this.interval;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.running = this.run().finally(() => {
@@ -51,13 +55,9 @@ export class Ticker {
   private async run(): Promise<void> {
     try {
       await this.task();
-      if (this.failures > 0) this.logger.log(`${this.what}: working again after ${this.failures} failure(s)`);
-      this.failures = 0;
+      this.retry.succeeded();
     } catch (error) {
-      this.failures++;
-      if (this.failures === 1 || this.failures % 20 === 0) {
-        this.logger.error(`${this.what} failed (will retry): ${(error as Error).message}`);
-      }
+      this.retry.failed(error);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { ObanConfigError, ObanValidationError } from '../errors';
-import type { ResolvedWorkerRef } from '../engine/insert-row';
+import type { ResolvedWorkerRef } from '../validation/job-options';
 import { type WorkerMetadata, getWorkerMetadata } from './worker.decorator';
 import type { ObanWorker, WorkerClass } from './worker.interface';
 

@@ -1,14 +1,10 @@
 import { Injectable, SetMetadata, applyDecorators } from '@nestjs/common';
-import { callerFile } from '../util/caller-file';
-import { type ResolvedWorkerOptions, type WorkerOptions, resolveWorkerOptions } from './worker-options';
+import { type ResolvedWorkerOptions, type WorkerOptions, resolveWorkerOptions } from '../validation/worker-options';
 
 export const OBAN_WORKER = Symbol.for('nest-oban.worker');
 
-/** What `@Worker()` stores on a class. */
-export interface WorkerMetadata extends ResolvedWorkerOptions {
-  /** The file that declared the class, so a worker process can load it. */
-  file: string | undefined;
-}
+/** What `@Worker()` stores on a class: its options, checked and with defaults. */
+export type WorkerMetadata = ResolvedWorkerOptions;
 
 /**
  * Marks a provider as an Oban worker. Declare it in any module's `providers`;
@@ -18,12 +14,11 @@ export interface WorkerMetadata extends ResolvedWorkerOptions {
  *   export class WelcomeEmailWorker implements ObanWorker<{ userId: number }> { ... }
  */
 export function Worker(options: WorkerOptions = {}): ClassDecorator {
-  const file = callerFile();
   return (target) => {
     if (typeof target.prototype?.perform !== 'function') {
       throw new TypeError(`@Worker() on ${target.name}: the class needs a perform(job) method`);
     }
-    const metadata: WorkerMetadata = { ...resolveWorkerOptions(target.name, options), file };
+    const metadata: WorkerMetadata = resolveWorkerOptions(target.name, options);
     applyDecorators(Injectable(), SetMetadata(OBAN_WORKER, metadata))(target);
   };
 }

@@ -1,5 +1,5 @@
 import type { Job, JobArgs } from '../job';
-import type { JobCancel, JobSnooze } from '../outcomes';
+import type { JobCancel, JobSnooze } from '../snooze-cancel';
 
 /** What `perform` receives besides the job. */
 export interface PerformContext {

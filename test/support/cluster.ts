@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
-import type { TestNodeSettings } from './cluster-node';
+import type { TestNodeSettings } from '../fixtures/cluster/node';
 
 /** One leadership tenure of a node, by the machine clock: [since, until]. */
 export interface Tenure {
@@ -9,7 +9,7 @@ export interface Tenure {
   until: number;
 }
 
-/** A forked node process (test/support/cluster-node.ts). */
+/** A forked node process (test/fixtures/cluster/node.ts). */
 export class TestNode {
   readonly exited: Promise<number | null>;
   /** Leadership tenures this node reported, the last one still growing while it leads. */
@@ -70,7 +70,7 @@ export class TestNode {
 }
 
 export function startNode(settings: TestNodeSettings): TestNode {
-  const child = fork(path.join(__dirname, 'cluster-node.ts'), [], {
+  const child = fork(path.join(__dirname, '../fixtures/cluster/node.ts'), [], {
     execArgv: ['-r', 'ts-node/register'],
     env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', OBAN_TEST_NODE: JSON.stringify(settings) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { ConsoleLogger, type INestApplicationContext, type LogLevel, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ObanRemoteModule } from '../../remote-oban';
 import type { ObanWorker } from '../../worker/worker.interface';
-import type { BootSpec, ModuleLocation } from '../protocol';
+import type { BootSpec, ModuleLocation } from '../protocol/messages';
 import { loadFile } from './load-file';
 import { type ModuleRef, globalModules, importsOban, isModule, moduleClass, walk, workerClassIn } from './module-graph';
-import { ObanChildModule } from './oban-child.module';
 
 export interface BootedContext {
   app: INestApplicationContext;
@@ -67,7 +67,7 @@ export async function bootContext(spec: BootSpec): Promise<BootedContext> {
     hosts.set(worker.name, { module: module as ModuleRef, workerClass });
   }
 
-  const imports = unique([ObanChildModule.register(), ...globals, ...[...hosts.values()].map((h) => h.module)]);
+  const imports = unique([ObanRemoteModule.register(), ...globals, ...[...hosts.values()].map((h) => h.module)]);
   @Module({ imports })
   class ObanWorkerProcessModule {}
 

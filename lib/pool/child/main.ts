@@ -1,19 +1,17 @@
 /**
- * Entry of a nest-oban worker process (forked by the ProcessPool). It boots
- * the modules that declare the cpu workers, runs the jobs the main process
- * hands it (many at once; each job is async), and on shutdown closes its Nest
- * context so the modules' teardown hooks run.
- *
- * Importing this file does nothing: the pool imports it only so that every
- * compiler and bundler ships it. It runs when it is the process's main module.
+ * Entry of a nest-oban pool process (a "worker process", forked by the
+ * ProcessPool, which finds this file by path: nothing in the main process
+ * imports pool/child/). It boots the modules that declare the cpu workers,
+ * runs the jobs the main process hands it (many at once; each job is async),
+ * and on shutdown closes its Nest context so the modules' teardown hooks run.
+ * It runs only as the process's main module.
  */
 import 'reflect-metadata';
-import { outcomeOfError, outcomeOfReturn } from '../../queue/attempt';
-import { errorInfo } from '../../queue/outcome';
-import type { ParentMessage } from '../protocol';
-import { markWorkerProcess } from '../worker-process-flag';
+import { errorInfo, outcomeOfError, outcomeOfReturn } from '../../queue/outcome';
+import { markPoolProcess } from '../../util/process-role';
+import type { ParentMessage } from '../protocol/messages';
 import { type BootedContext, bootContext } from './boot-context';
-import { send, settleRpc } from './rpc';
+import { callMainProcess, send, settleCall } from './channel';
 
 let booted: BootedContext | undefined;
 let running = 0;
@@ -22,7 +20,7 @@ let shuttingDown = false;
 if (require.main === module) startWorkerProcess();
 
 function startWorkerProcess(): void {
-  markWorkerProcess();
+  markPoolProcess(callMainProcess);
 
   // A crash is reported with its cause before the process dies; the main process
   // records it on the jobs this process held and starts a replacement.
@@ -54,8 +52,8 @@ function startWorkerProcess(): void {
       case 'run':
         void run(message.job);
         break;
-      case 'rpc-result':
-        settleRpc(message);
+      case 'call-result':
+        settleCall(message);
         break;
       case 'stats':
         send({ type: 'stats', rss: process.memoryUsage().rss, running });

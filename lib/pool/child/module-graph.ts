@@ -9,7 +9,7 @@ const PROVIDERS = 'providers';
 const GLOBAL = '__module:global__';
 
 /** Nest modules nest-oban itself provides; a worker process brings its own Oban instead. */
-const OBAN_MODULES = new Set(['ObanModule', 'ObanCoreModule', 'ObanChildModule']);
+const OBAN_MODULES = new Set(['ObanModule', 'ObanCoreModule', 'ObanRemoteModule']);
 
 export function moduleClass(ref: ModuleRef): Type {
   return (isDynamic(ref) ? ref.module : ref) as Type;
@@ -36,7 +36,7 @@ function isGlobal(ref: ModuleRef): boolean {
 
 /**
  * Is ObanModule.forRoot() among the imports of this module? Marks the app's
- * root module. (In a worker process forRoot() returns ObanChildModule.)
+ * root module. (In a pool process forRoot() returns ObanRemoteModule.)
  */
 export function importsOban(ref: ModuleRef): boolean {
   return metadata(ref, IMPORTS).some((i) => isDynamic(i) && OBAN_MODULES.has(i.module.name));

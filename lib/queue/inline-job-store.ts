@@ -1,29 +1,64 @@
 import type { Logger } from '@nestjs/common';
-import type { AckRow, InsertRow } from '../engine/engine';
 import type { Job } from '../job';
+import type { DeleteResult, InsertRow, JobStore, ListJobsFilter } from '../store/job-store';
+import type { AckRow } from '../store/pg-job-store';
 import type { WorkerRegistry } from '../worker/worker-registry';
 import { Executor } from './executor';
 import { InProcessRunner } from './job-runner';
 
 /**
- * `testing: 'inline'`: runs a job the moment it is inserted, in this process,
- * with no database, and returns it as the database would hold it after that
- * attempt (completed with its result, retryable with the error, ...). As in
- * Oban's inline engine, a job scheduled for later runs at once too, and a
- * failed attempt is not retried. Such jobs were never stored: their ids are
- * negative so they can't be mistaken for rows.
+ * The JobStore of `testing: 'inline'` (Oban's Inline engine): runs a job the
+ * moment it is inserted, in this process, with no database, and returns it as
+ * the database would hold it after that attempt (completed with its result,
+ * retryable with the error, ...). A job scheduled for later runs at once too,
+ * and a failed attempt is not retried. Such jobs were never stored: their ids
+ * are negative so they can't be mistaken for rows. Everything but inserting
+ * goes to `stored`, the database given as `connection` (if none was, it says
+ * why it cannot answer).
  */
-export class InlineRunner {
+export class InlineJobStore implements JobStore {
   private lastId = 0;
 
   constructor(
     private readonly registry: WorkerRegistry,
     private readonly node: string,
     private readonly logger: Logger,
+    private readonly stored: JobStore,
   ) {}
 
-  /** Runs one validated row to the end of its first attempt. */
-  async run(row: InsertRow): Promise<Job> {
+  /** Runs the rows one at a time, in order, each to the end of its first attempt. */
+  async insertJobs(rows: InsertRow[]): Promise<Job[]> {
+    const jobs: Job[] = [];
+    for (const row of rows) jobs.push(await this.run(row));
+    return jobs;
+  }
+
+  getJob(id: number): Promise<Job | null> {
+    return this.stored.getJob(id);
+  }
+
+  listJobs(filter: ListJobsFilter): Promise<Job[]> {
+    return this.stored.listJobs(filter);
+  }
+
+  cancelJob(id: number): Promise<Job | null> {
+    return this.stored.cancelJob(id);
+  }
+
+  retryJob(id: number): Promise<Job | null> {
+    return this.stored.retryJob(id);
+  }
+
+  deleteJob(id: number): Promise<DeleteResult> {
+    return this.stored.deleteJob(id);
+  }
+
+  /** No queue runs anywhere in inline testing: only this node's queues and workers count. */
+  async liveQueues(): Promise<ReadonlySet<string>> {
+    return new Set();
+  }
+
+  private async run(row: InsertRow): Promise<Job> {
     const now = new Date();
     const job: Job = {
       id: --this.lastId,

@@ -1,8 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import { ObanValidationError } from '../errors';
 import { findNonJson, isPlainObject } from '../json';
-import type { WorkerMetadata } from '../worker/worker.decorator';
-import type { InsertRow } from './engine';
+import type { InsertRow } from '../store/job-store';
+import { type Fail, knownKeys, maxAttempts, priority, queueName, tags } from './rules';
+import { DEFAULT_MAX_ATTEMPTS, type ResolvedWorkerOptions } from './worker-options';
 
 /** Per-job options of `Oban.insert` / `insertAll`. */
 export interface JobOptions {
@@ -31,39 +32,30 @@ export interface InsertOptions extends JobOptions {
 export interface ResolvedWorkerRef {
   name: string;
   /** Present when the worker class is known (passed directly or registered here). */
-  metadata?: WorkerMetadata;
+  metadata?: ResolvedWorkerOptions;
 }
 
-const JOB_OPTION_KEYS = new Set([
-  'queue',
-  'priority',
-  'scheduledAt',
-  'scheduleIn',
-  'maxAttempts',
-  'tags',
-  'meta',
-  'manager',
-]);
+const JOB_OPTION_KEYS = ['queue', 'priority', 'scheduledAt', 'scheduleIn', 'maxAttempts', 'tags', 'meta', 'manager'];
 
 /**
- * Validates one job and turns it into a row. `where` prefixes every message
- * ("insert(HashWorker)", "insertAll[3] (HashWorker)") so the caller sees which
- * job and which field is wrong.
+ * Validates one job and turns it into a row; whether its queue runs anywhere
+ * is the caller's to check (it may need the database). `where` prefixes every
+ * message ("insert(HashWorker)", "insertAll[3] (HashWorker)") so the caller
+ * sees which job and which field is wrong.
  */
-export function buildInsertRow(
+export function validateJob(
   worker: ResolvedWorkerRef,
   args: unknown,
-  options: JobOptions,
-  isKnownQueue: (queue: string) => boolean,
+  givenOptions: JobOptions | undefined,
   where: string,
 ): InsertRow {
-  const fail = (message: string): never => {
+  const fail: Fail = (message) => {
     throw new ObanValidationError(`${where}: ${message}`);
   };
-  for (const key of Object.keys(options ?? {})) {
-    if (!JOB_OPTION_KEYS.has(key)) fail(`unknown option '${key}' (known: ${[...JOB_OPTION_KEYS].join(', ')})`);
-  }
-  const meta = worker.metadata;
+  const options = givenOptions ?? {};
+  if (typeof options !== 'object') fail(`options must be an object of job options, got ${typeof options}`);
+  knownKeys(options, JOB_OPTION_KEYS, fail);
+  const declared = worker.metadata;
 
   if (!isPlainObject(args)) {
     fail(
@@ -73,49 +65,29 @@ export function buildInsertRow(
   const argsProblem = findNonJson(args, 'args');
   if (argsProblem) fail(argsProblem);
 
-  const queue = options.queue ?? meta?.queue;
-  if (queue === undefined) {
+  if (options.queue === undefined && declared === undefined) {
     fail(
       `unknown worker '${worker.name}': no @Worker class with that name is registered in this app. ` +
         `Register the class in a module's providers, or pass { queue } to enqueue for a worker that runs on other nodes`,
     );
   }
-  if (typeof queue !== 'string' || !/^[A-Za-z0-9_.:-]{1,127}$/.test(queue)) {
-    fail(`queue ${JSON.stringify(queue)} is invalid; use 1-127 letters, digits, '_', '-', '.' or ':'`);
-  }
-  if (!isKnownQueue(queue as string)) {
-    fail(
-      `unknown queue '${queue}': no node runs it and no worker declares it. ` +
-        `Add it to \`queues\` in ObanModule.forRoot() (or OBAN_QUEUES) on the nodes that should run it`,
-    );
-  }
-
-  const priority = options.priority ?? meta?.priority ?? 0;
-  if (!Number.isInteger(priority) || priority < 0 || priority > 9) {
-    fail(`priority must be an integer from 0 (highest) to 9, got ${String(priority)}`);
-  }
-  const maxAttempts = options.maxAttempts ?? meta?.maxAttempts ?? 20;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    fail(`maxAttempts must be an integer >= 1, got ${String(maxAttempts)}`);
-  }
-
-  const tags = [...(meta?.tags ?? []), ...(options.tags ?? [])];
-  if (options.tags !== undefined && (!Array.isArray(options.tags) || options.tags.some((t) => typeof t !== 'string'))) {
-    fail(`tags must be an array of strings`);
-  }
+  const queue = queueName(options.queue ?? declared!.queue, fail);
+  const jobPriority = priority(options.priority ?? declared?.priority ?? 0, fail);
+  const attempts = maxAttempts(options.maxAttempts ?? declared?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, fail);
+  const extraTags = options.tags === undefined ? [] : tags(options.tags, fail);
   const jobMeta = options.meta ?? {};
   if (!isPlainObject(jobMeta)) fail(`meta must be a plain object of JSON values`);
   const metaProblem = findNonJson(jobMeta, 'meta');
   if (metaProblem) fail(metaProblem);
 
   const row: InsertRow = {
-    queue: queue as string,
+    queue,
     worker: worker.name,
     args: args as Record<string, unknown>,
     meta: jobMeta,
-    tags: [...new Set(tags.map((t) => t.trim()).filter((t) => t !== ''))],
-    max_attempts: maxAttempts,
-    priority,
+    tags: [...new Set([...(declared?.tags ?? []), ...extraTags].map((t) => t.trim()).filter((t) => t !== ''))],
+    max_attempts: attempts,
+    priority: jobPriority,
   };
 
   if (options.scheduledAt !== undefined && options.scheduleIn !== undefined) {

@@ -32,7 +32,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'function') return `a function`;
   if (Array.isArray(value)) return `an array`;
   if (typeof value === 'object' && value !== null) {
-    return value.constructor?.name ? `a ${value.constructor.name}` : 'an object';
+    const name = value.constructor?.name;
+    return name && name !== 'Object' ? `a ${name}` : 'an object';
   }
   return String(value);
 }

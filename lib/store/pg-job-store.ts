@@ -1,19 +1,8 @@
 import type { Database, Queryable } from '../db/database';
 import type { Statements } from '../db/statements';
 import { type InsertedRow, type Job, type JobState, jobFromInsert, jobFromRow } from '../job';
-
-/** One row for `insertJobs`, already validated (see insert-row.ts). */
-export interface InsertRow {
-  queue: string;
-  worker: string;
-  args: Record<string, unknown>;
-  meta: Record<string, unknown>;
-  tags: string[];
-  max_attempts: number;
-  priority: number;
-  scheduled_at?: string;
-  schedule_in?: number;
-}
+import type { DeleteResult, InsertRow, JobStore, ListJobsFilter } from './job-store';
+import type { LiveQueues } from './live-queues';
 
 /** The outcome of one attempt, as `ackJobs` writes it. */
 export interface AckRow {
@@ -31,37 +20,17 @@ export interface AckRow {
   result?: unknown;
 }
 
-/** What `listEnqueued` matches on; unset fields match anything. */
-export interface EnqueuedFilter {
-  worker?: string;
-  queue?: string;
-  /** Matches jobs whose args contain these (jsonb `@>`). */
-  args?: Record<string, unknown>;
-  meta?: Record<string, unknown>;
-  priority?: number;
-  /** Matches jobs carrying all of these tags. */
-  tags?: string[];
-  limit?: number;
-}
-
-export interface ListJobsFilter {
-  state?: JobState | JobState[];
-  queue?: string;
-  worker?: string;
-  /** Default 100. */
-  limit?: number;
-  offset?: number;
-}
-
 /**
- * The database side of the queue: small typed functions over the named
- * statements. Producers, the stager and the public `Oban` service call these;
- * nothing else talks SQL to `oban_jobs`.
+ * `oban_jobs` in Postgres (or embedded PGlite): small typed functions over the
+ * named statements (db/statements.ts). The `Oban` service reaches it as a
+ * JobStore; producers, the acker and the stager claim, record and stage
+ * through it; nothing else talks SQL to `oban_jobs`.
  */
-export class Engine {
+export class PgJobStore implements JobStore {
   constructor(
     readonly db: Database,
     readonly sql: Statements,
+    private readonly live: LiveQueues,
   ) {}
 
   /** Inserts rows in one statement, through `via` (a transaction) when given. Returns jobs in input order. */
@@ -99,7 +68,7 @@ export class Engine {
     return row ? jobFromRow(row) : null;
   }
 
-  async listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
+  async listJobs(filter: ListJobsFilter): Promise<Job[]> {
     const states = filter.state === undefined ? null : ([] as JobState[]).concat(filter.state);
     const rows = await this.db.query(this.sql.listJobs, [
       states,
@@ -123,32 +92,12 @@ export class Engine {
     return row ? jobFromRow(row) : null;
   }
 
-  /** What `deleteJob` found: the job's state before, and whether it was deleted. */
-  async deleteJob(id: number): Promise<{ state: JobState | null; deleted: boolean }> {
+  async deleteJob(id: number): Promise<DeleteResult> {
     const [row] = await this.db.query<{ state: JobState; deleted: string }>(this.sql.deleteJob, [id]);
     return row ? { state: row.state, deleted: Number(row.deleted) > 0 } : { state: null, deleted: false };
   }
 
-  /** Jobs waiting to run (available or scheduled) that match; for nest-oban/testing. */
-  async listEnqueued(filter: EnqueuedFilter): Promise<Job[]> {
-    const rows = await this.db.query(this.sql.listEnqueued, [
-      filter.worker ?? null,
-      filter.queue ?? null,
-      filter.args === undefined ? null : JSON.stringify(filter.args),
-      filter.meta === undefined ? null : JSON.stringify(filter.meta),
-      filter.priority ?? null,
-      filter.tags ?? null,
-      filter.limit ?? 1_000,
-    ]);
-    return rows.map(jobFromRow);
-  }
-
-  /** Makes `queue`'s scheduled/retryable jobs available (due by `until` when given); for nest-oban/testing. */
-  async stageQueue(queue: string, until: Date | null): Promise<void> {
-    await this.db.query(this.sql.stageQueue, [queue, until?.toISOString() ?? null]);
-  }
-
-  async signal(payload: object): Promise<void> {
-    await this.db.query(this.sql.signal, [JSON.stringify(payload)]);
+  liveQueues(): Promise<ReadonlySet<string>> {
+    return this.live.get();
   }
 }

@@ -1,4 +1,4 @@
-import type { ClusterEngine } from './cluster-engine';
+import type { ClusterStore } from './cluster-store';
 
 /**
  * The queues that live nodes run (advertised in their heartbeat rows), read on
@@ -10,7 +10,7 @@ export class LiveQueues {
   private loading: Promise<Set<string>> | undefined;
 
   constructor(
-    private readonly cluster: ClusterEngine,
+    private readonly cluster: ClusterStore,
     private readonly maxAgeMs = 1_000,
   ) {}
 

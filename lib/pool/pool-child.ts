@@ -2,17 +2,21 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Job } from '../job';
 import type { ErrorInfo, Outcome } from '../queue/outcome';
-import type { BootSpec, ChildMessage, ParentMessage } from './protocol';
+import { type MainProcessCallName, isMainProcessCall } from './protocol/calls';
+import type { BootSpec, ChildMessage, ParentMessage } from './protocol/messages';
 
-export interface WorkerProcessEvents {
-  /** The process asks the main process's Oban to do something. */
-  rpc(method: string, args: unknown[]): Promise<unknown>;
+/** Carries out a call a job in a pool process made to `Oban` (see protocol/calls.ts). */
+export type CallHandler = (method: MainProcessCallName, args: unknown[]) => Promise<unknown>;
+
+export interface PoolChildEvents {
+  /** A job in the process calls the main process's Oban. */
+  call: CallHandler;
   /** The process ended, by itself or killed; `jobs` were in it and get no outcome of their own. */
-  exit(process: WorkerProcess, code: number | null, signal: NodeJS.Signals | null, jobs: Job[]): void;
+  exit(process: PoolChild, code: number | null, signal: NodeJS.Signals | null, jobs: Job[]): void;
 }
 
-/** The main process's handle on one worker process. */
-export class WorkerProcess {
+/** The main process's handle on one pool process (a forked child running cpu jobs). */
+export class PoolChild {
   private readonly child: ChildProcess;
   private readonly inFlight = new Map<number, { job: Job; resolve: (outcome: Outcome) => void }>();
   private readonly statsWaiters: Array<(stats: { rss: number; running: number }) => void> = [];
@@ -28,7 +32,7 @@ export class WorkerProcess {
     entry: string,
     execArgv: string[],
     spec: BootSpec,
-    private readonly events: WorkerProcessEvents,
+    private readonly events: PoolChildEvents,
   ) {
     this.child = fork(entry, [], {
       execArgv,
@@ -154,21 +158,28 @@ export class WorkerProcess {
       case 'stats':
         this.statsWaiters.shift()?.({ rss: message.rss, running: message.running });
         break;
-      case 'rpc':
-        this.events.rpc(message.method, message.args).then(
-          (value) => this.send({ type: 'rpc-result', callId: message.callId, value }),
-          (error: Error) =>
-            this.send({
-              type: 'rpc-result',
-              callId: message.callId,
-              error: { name: error.name, message: `${error.name}: ${error.message}`, stack: error.stack },
-            }),
-        );
+      case 'call':
+        this.answer(message.callId, message.method, message.args);
         break;
       case 'fatal':
         this.fatal = message.error;
         break;
     }
+  }
+
+  private answer(callId: number, method: unknown, args: unknown[]): void {
+    const result = isMainProcessCall(method)
+      ? this.events.call(method, args)
+      : Promise.reject(new Error(`Oban.${String(method)} cannot be called from a worker process`));
+    result.then(
+      (value) => this.send({ type: 'call-result', callId, value }),
+      (error: Error) =>
+        this.send({
+          type: 'call-result',
+          callId,
+          error: { name: error.name, message: `${error.name}: ${error.message}`, stack: error.stack },
+        }),
+    );
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database';
 import type { ClusterStatements } from '../db/cluster-statements';
-import type { InsertRow } from './engine';
+import type { InsertRow } from './job-store';
 
 export interface HeartbeatResult {
   /** This node holds the leader lease. */
@@ -23,7 +23,7 @@ export interface StoredQueueState {
 }
 
 /** Typed functions over the cluster statements (cluster-statements.ts). */
-export class ClusterEngine {
+export class ClusterStore {
   constructor(
     readonly db: Database,
     readonly sql: ClusterStatements,

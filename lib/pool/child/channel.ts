@@ -1,18 +1,19 @@
-import type { ChildMessage, ParentMessage } from '../protocol';
+import type { MainProcessCallName } from '../protocol/calls';
+import type { ChildMessage, ParentMessage } from '../protocol/messages';
 
 let nextCallId = 1;
 const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
-/** Calls an `Oban` method in the main process. */
-export function rpc(method: string, args: unknown[]): Promise<unknown> {
+/** Calls an `Oban` method in the main process; settles when its `call-result` arrives. */
+export function callMainProcess(method: string, args: unknown[]): Promise<unknown> {
   const callId = nextCallId++;
   return new Promise((resolve, reject) => {
     pending.set(callId, { resolve, reject });
-    send({ type: 'rpc', callId, method, args });
+    send({ type: 'call', callId, method: method as MainProcessCallName, args });
   });
 }
 
-export function settleRpc(message: Extract<ParentMessage, { type: 'rpc-result' }>): void {
+export function settleCall(message: Extract<ParentMessage, { type: 'call-result' }>): void {
   const call = pending.get(message.callId);
   if (!call) return;
   pending.delete(message.callId);

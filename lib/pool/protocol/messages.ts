@@ -1,5 +1,6 @@
-import type { Job } from '../job';
-import type { ErrorInfo, Outcome } from '../queue/outcome';
+import type { Job } from '../../job';
+import type { ErrorInfo, Outcome } from '../../queue/outcome';
+import type { MainProcessCallName } from './calls';
 
 /**
  * Messages between the main process and a worker process, over the IPC channel
@@ -31,7 +32,8 @@ export type ParentMessage =
   | { type: 'boot'; spec: BootSpec }
   | { type: 'run'; job: Job }
   | { type: 'stats' }
-  | { type: 'rpc-result'; callId: number; value?: unknown; error?: ErrorInfo & { name: string } }
+  /** The answer to a `call`: its value, or the error the main process's Oban threw. */
+  | { type: 'call-result'; callId: number; value?: unknown; error?: ErrorInfo & { name: string } }
   | { type: 'shutdown' };
 
 export type ChildMessage =
@@ -39,5 +41,6 @@ export type ChildMessage =
   | { type: 'boot-failed'; error: ErrorInfo }
   | { type: 'outcome'; jobId: number; outcome: Outcome }
   | { type: 'stats'; rss: number; running: number }
-  | { type: 'rpc'; callId: number; method: string; args: unknown[] }
+  /** A job calls an `Oban` method, carried out by the main process (see calls.ts). */
+  | { type: 'call'; callId: number; method: MainProcessCallName; args: unknown[] }
   | { type: 'fatal'; error: ErrorInfo };

@@ -1,0 +1,80 @@
+import { ObanValidationError } from '../../errors';
+import { findNonJson } from '../../json';
+import { getWorkerMetadata } from '../../worker/worker.decorator';
+
+/**
+ * The `Oban` methods a job running in a pool process may call: the one list
+ * from which the pool process's `Oban` stand-in (remote-oban.ts) is built and
+ * against which the main process checks each call before carrying it out.
+ */
+export const MAIN_PROCESS_CALLS = [
+  'insert',
+  'insertAll',
+  'getJob',
+  'listJobs',
+  'cancelJob',
+  'retryJob',
+  'deleteJob',
+  'pauseQueue',
+  'resumeQueue',
+  'scaleQueue',
+] as const;
+
+export type MainProcessCallName = (typeof MAIN_PROCESS_CALLS)[number];
+
+const CALLS: ReadonlySet<string> = new Set(MAIN_PROCESS_CALLS);
+
+export function isMainProcessCall(method: unknown): method is MainProcessCallName {
+  return typeof method === 'string' && CALLS.has(method);
+}
+
+/**
+ * Makes a call's arguments fit the IPC channel, in the pool process, so a bad
+ * argument fails where the job made the call: worker classes become their
+ * names, args must be JSON, and a transaction's manager cannot cross.
+ */
+export function encodeCallArgs(method: MainProcessCallName, args: unknown[]): unknown[] {
+  if (method === 'insert') {
+    const [worker, jobArgs, options = {}] = args as [unknown, unknown, { manager?: unknown }?];
+    const name = workerName(worker, 'insert');
+    noManager(options?.manager, 'insert');
+    checkJson(jobArgs, `insert(${name})`);
+    return [name, jobArgs, options];
+  }
+  if (method === 'insertAll') {
+    const [entries, options = {}] = args as [Array<{ worker: unknown; args: unknown }>, { manager?: unknown }?];
+    noManager(options?.manager, 'insertAll');
+    if (!Array.isArray(entries)) return [entries];
+    const plain = entries.map((entry, i) => {
+      const name = workerName(entry?.worker, `insertAll[${i}]`);
+      checkJson(entry.args, `insertAll[${i}] (${name})`);
+      return { ...entry, worker: name };
+    });
+    return [plain];
+  }
+  return args;
+}
+
+function workerName(worker: unknown, where: string): string {
+  if (typeof worker === 'string') return worker;
+  const metadata = getWorkerMetadata(worker);
+  if (!metadata) {
+    const label = typeof worker === 'function' ? worker.name : String(worker);
+    throw new ObanValidationError(`${where}: ${label} is not a worker; decorate the class with @Worker()`);
+  }
+  return metadata.name;
+}
+
+function noManager(manager: unknown, where: string): void {
+  if (manager !== undefined) {
+    throw new ObanValidationError(
+      `${where}: { manager } is not available in a worker process (cpu: true), whose jobs run outside the main ` +
+        `process's transactions; insert without it, or from a worker that is not cpu: true`,
+    );
+  }
+}
+
+function checkJson(value: unknown, where: string): void {
+  const problem = findNonJson(value, 'args');
+  if (problem) throw new ObanValidationError(`${where}: ${problem}`);
+}
