@@ -1,8 +1,10 @@
-/** A plain forked process for the floor: computes the jobs it is sent, no queue, no Nest. */
-import { shaChain } from './sha-chain';
+/** One plain process of the floor: hashes each job it is sent and says when it is done. No queue, no Nest. */
+import { serveParent } from '../common/worker-process';
+import { type ShaArgs, shaJob } from './sha-job';
 
-process.on('message', (message: { job: number; rounds: number } | 'stop') => {
-  if (message === 'stop') process.exit(0);
-  else process.send!({ job: message.job, digest: shaChain(message.rounds, `job-${message.job}`) });
+process.on('message', (message: { type: string } & ShaArgs) => {
+  if (message.type !== 'job') return;
+  shaJob(message.hashes, message.key);
+  process.send!({ type: 'job', key: message.key });
 });
-process.send!('ready');
+serveParent();
