@@ -54,7 +54,7 @@ export function jobFromRow(row: Record<string, any>): Job {
     state: row.state,
     queue: row.queue,
     worker: row.worker,
-    args: row.args ?? {},
+    args: row.args, // as stored: a row written by another tool may hold no object (the executor discards it)
     meta: row.meta ?? {},
     tags: row.tags ?? [],
     errors: parseErrors(row.errors),

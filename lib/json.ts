@@ -1,7 +1,9 @@
 /**
- * Checks that a value survives JSON.stringify unchanged in meaning, and says
- * where it does not. JSON.stringify itself silently turns NaN into null, a Map
- * into {} and drops functions; a job's args must never lose data that way.
+ * Checks that a value survives JSON.stringify unchanged in meaning and that
+ * Postgres can store the result (jsonb and text take no NUL character and no
+ * lone surrogate), and says where it does not. JSON.stringify itself silently
+ * turns NaN into null, a Map into {} and drops functions; a job's args must
+ * never lose data that way.
  *
  * Returns null when the value is fine, else a message naming the path.
  */
@@ -12,6 +14,7 @@ export function findNonJson(value: unknown, path: string): string | null {
 function check(value: unknown, path: string, seen: Set<object>): string | null {
   switch (typeof value) {
     case 'string':
+      return findUnstorable(value, path);
     case 'boolean':
       return null;
     case 'number':
@@ -44,7 +47,7 @@ function check(value: unknown, path: string, seen: Set<object>): string | null {
       return null;
     }
     for (const key of Object.keys(obj)) {
-      const problem = check((obj as any)[key], `${path}.${key}`, seen);
+      const problem = findUnstorable(key, `a key of ${path}`) ?? check((obj as any)[key], `${path}.${key}`, seen);
       if (problem) return problem;
     }
     return null;
@@ -57,4 +60,25 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const UNSTORABLE = new RegExp(`\u0000|${LONE_SURROGATE.source}`, 'g');
+
+/** Why Postgres cannot store this string (a NUL, a lone surrogate), or null. */
+export function findUnstorable(text: string, path: string): string | null {
+  if (!SUSPECT.test(text)) return null; // the common case, one cheap scan
+  if (text.includes('\u0000')) return `${path} holds a \\u0000 (NUL) character, which Postgres cannot store`;
+  const lone = LONE_SURROGATE.exec(text);
+  if (lone) {
+    const code = lone[0].charCodeAt(0).toString(16).toUpperCase();
+    return `${path} holds a lone surrogate (\\u${code}), which is not valid Unicode and Postgres cannot store`;
+  }
+  return null;
+}
+
+/** The text with each NUL and lone surrogate replaced by U+FFFD, so Postgres can store it (error messages). */
+export function storableText(text: string): string {
+  return SUSPECT.test(text) ? text.replace(UNSTORABLE, '\uFFFD') : text;
 }

@@ -69,6 +69,7 @@ export class ObanCoreModule {
               connection: config.connection,
               pgliteDir: config.pgliteDir,
               poolSize: config.poolSize,
+              timeouts: { statement: config.statementTimeout, connect: config.connectTimeout },
               none: config.testing === 'inline' && config.connection === undefined,
             });
             try {
@@ -98,7 +99,9 @@ export class ObanCoreModule {
         {
           provide: OBAN_JOB_STORE,
           useFactory: (config: ObanConfig, jobs: PgJobStore, registry: WorkerRegistry) =>
-            config.testing === 'inline' ? new InlineJobStore(registry, config.node, new Logger('Oban'), jobs) : jobs,
+            config.testing === 'inline'
+              ? new InlineJobStore(registry, config.node, new Logger('Oban'), jobs, config.maxResultBytes)
+              : jobs,
           inject: [OBAN_CONFIG, PgJobStore, WorkerRegistry],
         },
         {

@@ -25,6 +25,7 @@ import { Acker } from './queue/acker';
 import { Executor } from './queue/executor';
 import { InProcessRunner } from './queue/job-runner';
 import { Producer } from './queue/producer';
+import { Reconciler } from './queue/reconciler';
 import { Stager } from './queue/stager';
 import { type Signal, SignalBus } from './signals';
 import { ClusterStore } from './store/cluster-store';
@@ -48,6 +49,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private executor!: Executor; // built at start, once the pool (if any) is up
   private pool: ProcessPool | undefined;
   private readonly notifier: Notifier;
+  private reconciler: Reconciler | undefined;
   private readonly stager: Stager;
   private readonly peer: Peer;
   private plugins: Plugin[] = [];
@@ -68,7 +70,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     this.acker = new Acker(store, this.logger, (queues) => {
       for (const queue of queues) this.producers.get(queue)?.wake();
     });
-    this.notifier = new Notifier(db, this.logger);
+    this.notifier = new Notifier(db, this.logger, config.reconcileInterval);
     this.stager = new Stager(
       store,
       config.stageInterval,
@@ -137,21 +139,37 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
         this.pool,
         config.node,
         this.logger,
+        config.maxResultBytes,
       );
       for (const q of config.queues) {
         const deps = { store, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
         this.producers.set(q.name, new Producer(q.name, q.limit, q.paused, deps));
       }
+      const { executor, acker, producers, cluster, logger } = this;
+      const interval = config.reconcileInterval;
+      this.reconciler = new Reconciler({
+        store,
+        cluster,
+        producers,
+        executor,
+        acker,
+        node: config.node,
+        interval,
+        logger,
+      });
       this.notifier.on(store.sql.insertChannel, (queue) => this.producers.get(queue)?.wake());
       this.notifier.on(store.sql.signalChannel, (payload) => {
         const signal = SignalBus.parse(payload);
         if (signal) this.apply(signal);
       });
-      this.notifier.onReconnect(() => this.wakeAll());
+      this.notifier.onReconnect(() => {
+        this.wakeAll();
+        this.reconciler?.runSoon(); // signals sent while LISTEN was down are in the stored states
+      });
       this.unsubscribe = this.signals.subscribe((signal) => this.apply(signal));
       await this.notifier.start();
       // Read after LISTEN starts, so a pause sent meanwhile is either read here or received.
-      await this.applyStoredQueueStates();
+      await this.reconciler.start();
       // The node's row exists before it claims a job, so it is never taken for dead.
       await this.peer.start();
       for (const producer of this.producers.values()) producer.start();
@@ -182,17 +200,6 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     );
   }
 
-  /** Applies pauses and limits set at run time (oban_queues), which outrank this node's config. */
-  private async applyStoredQueueStates(): Promise<void> {
-    for (const state of await this.cluster.queueStates([...this.producers.keys()])) {
-      const producer = this.producers.get(state.name);
-      if (!producer) continue;
-      if (state.limit !== null) producer.scale(state.limit);
-      if (state.paused === true) producer.pause();
-      else if (state.paused === false) producer.resume();
-    }
-  }
-
   private async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
@@ -202,6 +209,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     await this.peer.resignLeadership();
     for (const producer of this.producers.values()) producer.stop();
     await this.stager.stop();
+    await this.reconciler?.stop();
     const deadline = Date.now() + this.config.shutdownGracePeriod;
     const unfinished = await this.drainProducers(deadline);
     if (unfinished > 0) {

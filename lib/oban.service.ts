@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import type { ObanConfig } from './config/config';
@@ -61,6 +61,9 @@ export type InsertAllEntry<W extends ObanWorker<any, any> = ObanWorker<any, any>
 @Injectable()
 export class Oban {
   private readonly localQueues: Set<string>;
+  /** Queues already warned about as run by no live node. */
+  private readonly warnedQueues = new Set<string>();
+  private readonly logger = new Logger('Oban');
   private readonly registry: WorkerRegistry;
   private readonly signals: SignalBus;
   private readonly cluster: ClusterStore;
@@ -215,9 +218,10 @@ export class Oban {
   }
 
   /**
-   * Validates each job into a row, then checks the rows' queues once: a queue
-   * neither this node's config nor its workers know may still run on another
-   * node, so only then are the queues that live nodes advertise read.
+   * Validates each job into a row. A valid queue name is never refused: the
+   * job waits durably until a node that runs its queue starts (a deploy, a
+   * fleet scaled to zero). A queue no node here knows is looked up once among
+   * the live nodes' queues, and a log line says when none runs it.
    */
   private async buildRows(inputs: InsertInput[]): Promise<InsertRow[]> {
     const checked = inputs.map((input) => {
@@ -232,18 +236,24 @@ export class Oban {
       const known = row.queue === resolved.metadata?.queue || this.isKnownQueue(row.queue);
       return { row, where, known };
     });
-    const unknown = checked.filter((c) => !c.known);
-    if (unknown.length > 0) {
-      const live = await this.store.liveQueues();
-      const missing = unknown.find((c) => !live.has(c.row.queue));
-      if (missing) {
-        throw new ObanValidationError(
-          `${missing.where}: unknown queue '${missing.row.queue}': no node runs it and no worker declares it. ` +
-            `Add it to \`queues\` in ObanModule.forRoot() (or OBAN_QUEUES) on the nodes that should run it`,
-        );
-      }
-    }
+    const unknown = new Set(
+      checked.filter((c) => !c.known && !this.warnedQueues.has(c.row.queue)).map((c) => c.row.queue),
+    );
+    if (unknown.size > 0) await this.warnOfIdleQueues(unknown);
     return checked.map((c) => c.row);
+  }
+
+  /** Logs, once per queue, that no live node runs it (its jobs wait); a failed look-up only skips the warning. */
+  private async warnOfIdleQueues(queues: Set<string>): Promise<void> {
+    const live = await this.store.liveQueues().catch(() => undefined);
+    if (!live) return;
+    for (const queue of queues) {
+      if (live.has(queue)) continue;
+      this.warnedQueues.add(queue);
+      this.logger.warn(
+        `queue '${queue}': no live node runs it now; its jobs wait until a node with it in \`queues\` starts`,
+      );
+    }
   }
 
   private isKnownQueue(queue: string): boolean {

@@ -176,7 +176,11 @@ describe('insert', () => {
         () => oban.insert('NoSuchWorker', {}),
         /unknown worker 'NoSuchWorker'.*pass \{ queue \}/,
       ],
-      ['an unknown queue', () => oban.insert(LaterWorker, {}, { queue: 'nowhere' }), /unknown queue 'nowhere'/],
+      [
+        'an invalid queue name',
+        () => oban.insert(LaterWorker, {}, { queue: 'no where' }),
+        /queue name "no where" is invalid/,
+      ],
       [
         'scheduledAt and scheduleIn',
         () => oban.insert(LaterWorker, {}, { scheduleIn: 1, scheduledAt: new Date() }),

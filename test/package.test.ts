@@ -77,6 +77,9 @@ describe('package', () => {
       const { POOL_PROCESS_ENTRY } = require(path.join(out, 'lib', 'pool', 'process-pool.js'));
       assert.equal(POOL_PROCESS_ENTRY, path.join(out, 'lib', 'pool', 'child', 'main.js'));
       assert.ok(existsSync(POOL_PROCESS_ENTRY), `${POOL_PROCESS_ENTRY} was built`);
+      // Likewise the heartbeat thread's program.
+      const { HEARTBEAT_THREAD_ENTRY } = require(path.join(out, 'lib', 'plugins', 'liveness', 'thread-liveness.js'));
+      assert.ok(existsSync(HEARTBEAT_THREAD_ENTRY), `${HEARTBEAT_THREAD_ENTRY} was built`);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

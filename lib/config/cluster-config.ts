@@ -2,7 +2,7 @@ import { ObanConfigError } from '../errors';
 import { isPlainObject } from '../json';
 import { type CronSchedule, checkTimezone, parseCron } from '../util/cron-expression';
 import type { JobOptions } from '../validation/job-options';
-import { booleanOption, integerOption, numberOption } from '../validation/option-checks';
+import { booleanOption, integerOption, millisecondsOption, numberOption } from '../validation/option-checks';
 import { knownKeys } from '../validation/rules';
 import { getWorkerMetadata } from '../worker/worker.decorator';
 import type { WorkerClass } from '../worker/worker.interface';
@@ -55,9 +55,9 @@ export function resolveClusterConfig(options: ClusterOptions): ClusterConfig {
   const fail = (message: string): never => {
     throw new ObanConfigError(`ObanModule: ${message}`);
   };
-  const heartbeatInterval = numberOption(options.heartbeatInterval, 'heartbeatInterval (ms)', 1_000, 10, fail);
-  const nodeTtl = numberOption(options.nodeTtl, 'nodeTtl (ms)', 10_000, 1, fail);
-  const leaderTtl = numberOption(options.leaderTtl, 'leaderTtl (ms)', 5_000, 1, fail);
+  const heartbeatInterval = millisecondsOption(options.heartbeatInterval, 'heartbeatInterval', 1_000, 10, fail);
+  const nodeTtl = millisecondsOption(options.nodeTtl, 'nodeTtl', 10_000, 1, fail);
+  const leaderTtl = millisecondsOption(options.leaderTtl, 'leaderTtl', 5_000, 1, fail);
   // A TTL shorter than two beats would expire between two healthy heartbeats.
   if (nodeTtl < 2 * heartbeatInterval) {
     fail(`nodeTtl (${nodeTtl} ms) must be at least twice heartbeatInterval (${heartbeatInterval} ms)`);
@@ -85,7 +85,7 @@ function resolvePruner(value: unknown, fail: (m: string) => never): PrunerConfig
   knownKeys(p, ['maxAge', 'interval', 'limit'], fail, { within: 'pruner' });
   return {
     maxAge: numberOption(p.maxAge, 'pruner.maxAge (seconds)', 7 * DAY, 0, fail),
-    interval: numberOption(p.interval, 'pruner.interval (ms)', 30_000, 10, fail),
+    interval: millisecondsOption(p.interval, 'pruner.interval', 30_000, 10, fail),
     limit: integerOption(p.limit, 'pruner.limit', 10_000, 1, fail),
   };
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { ObanConfigError } from '../errors';
-import { booleanOption, describe, integerOption, numberOption } from '../validation/option-checks';
+import { booleanOption, describe, integerOption, millisecondsOption } from '../validation/option-checks';
+import { DEFAULT_DATABASE_TIMEOUTS } from '../db/pg-database';
 import { resolveDataDir } from '../db/pglite-instance';
 import { knownKeys, queueName } from '../validation/rules';
 import { CLUSTER_OPTION_KEYS, type ClusterConfig, resolveClusterConfig } from './cluster-config';
@@ -25,6 +26,12 @@ export interface ObanConfig {
   shutdownGracePeriod: number;
   stageInterval: number;
   poolSize: number;
+  /** ms a statement may run, and to get a connection (see DatabaseTimeouts). */
+  statementTimeout: number;
+  connectTimeout: number;
+  /** ms between this node's checks of its queues and jobs against the database (and pings of LISTEN). */
+  reconcileInterval: number;
+  maxResultBytes: number;
   testing: TestingMode;
   /** The embedded PGlite data dir (absolute, or memory://), used when `connection` is unset. */
   pgliteDir: string;
@@ -43,6 +50,10 @@ const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
   'shutdownGracePeriod',
   'stageInterval',
   'poolSize',
+  'statementTimeout',
+  'connectTimeout',
+  'reconcileInterval',
+  'maxResultBytes',
   'testing',
   'pglite',
   ...CLUSTER_OPTION_KEYS,
@@ -88,16 +99,25 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     processes: resolveProcesses(options.processes, env, fail),
     processExecArgv: resolveExecArgv(options.processExecArgv, fail),
     migrate: booleanOption(options.migrate, 'migrate', false, fail),
-    shutdownGracePeriod: numberOption(
-      options.shutdownGracePeriod,
-      'shutdownGracePeriod',
-      15_000,
-      0,
-      fail,
-      'milliseconds',
-    ),
-    stageInterval: numberOption(options.stageInterval, 'stageInterval', 1_000, 10, fail, 'milliseconds'),
+    shutdownGracePeriod: millisecondsOption(options.shutdownGracePeriod, 'shutdownGracePeriod', 15_000, 0, fail),
+    stageInterval: millisecondsOption(options.stageInterval, 'stageInterval', 1_000, 10, fail),
     poolSize: integerOption(options.poolSize, 'poolSize', 10, 2, fail),
+    statementTimeout: millisecondsOption(
+      options.statementTimeout,
+      'statementTimeout',
+      DEFAULT_DATABASE_TIMEOUTS.statement,
+      10,
+      fail,
+    ),
+    connectTimeout: millisecondsOption(
+      options.connectTimeout,
+      'connectTimeout',
+      DEFAULT_DATABASE_TIMEOUTS.connect,
+      10,
+      fail,
+    ),
+    reconcileInterval: millisecondsOption(options.reconcileInterval, 'reconcileInterval', 5_000, 10, fail),
+    maxResultBytes: integerOption(options.maxResultBytes, 'maxResultBytes', 8 * 1024 * 1024, 1, fail),
     testing: resolveTesting(options.testing, fail),
     pgliteDir: resolvePglite(options.pglite, env, fail),
     cluster: resolveClusterConfig(options),

@@ -48,6 +48,28 @@ export interface ObanModuleOptions extends ClusterOptions {
   /** Connections in the pool nest-oban opens from a URL. Default 10. */
   poolSize?: number;
   /**
+   * Milliseconds one of nest-oban's statements may run: on a pool it opens,
+   * Postgres cancels it then (`statement_timeout`); on any pool, nest-oban
+   * gives up on a statement whose answer has not come `connectTimeout` ms
+   * later, and drops that connection (a dead socket). Default 15000.
+   */
+  statementTimeout?: number;
+  /** Milliseconds to get a connection, and for the LISTEN connection to answer a ping. Default 5000. */
+  connectTimeout?: number;
+  /**
+   * Milliseconds between this node's checks against the database, for what a
+   * lost connection kept from it: stored queue pauses and limits, cancelled
+   * jobs it runs, claims whose answer never came (put back after at least
+   * this long); also how often the LISTEN connection is pinged. The check
+   * also runs whenever LISTEN reconnects. Default 5000.
+   */
+  reconcileInterval?: number;
+  /**
+   * Bytes of JSON a job's result may take; a larger result fails its attempt
+   * with an error naming this limit. Default 8388608 (8 MiB).
+   */
+  maxResultBytes?: number;
+  /**
    * For tests, as Oban's testing modes. `'inline'`: `insert` runs the job at
    * once in this process and returns it finished, without touching the
    * database (none is opened unless `connection` is given). `'manual'`: jobs

@@ -1,8 +1,8 @@
 import { insertJobsSql, schemaNames, statementNamer } from './sql';
 
 /**
- * The SQL of running several nodes on one database: heartbeat and leadership,
- * rescue of a dead node's jobs, pruning, cron slots and persisted queue state.
+ * The SQL of running several nodes on one database: heartbeat, node names and
+ * leadership, rescue of a dead (or restarted) node's jobs, pruning, cron slots and persisted queue state.
  * Built once per schema prefix, like statements.ts. Every time is the
  * database's (`now()`), so nodes' clocks never have to agree; cron slots are
  * the one exception, computed by the leader and compared only to each other.
@@ -14,30 +14,74 @@ export function buildClusterStatements(prefix: string) {
   const { jobs, nodes, peers, queues, crons, stateType, insertChannel, signalChannel } = names;
   const ms = (param: string) => `${param} * interval '1 millisecond'`;
   const named = statementNamer(prefix);
+  /**
+   * The CTE `rescued` and the final SELECT of a rescue: the `orphans` CTE's
+   * jobs go back to `available` (their attempt stays counted), or to
+   * `discarded` when none is left, with `error` (SQL) appended to `errors`;
+   * counted per queue, and each queue with jobs made available is woken.
+   */
+  const putBack = (error: string) => `rescued AS (
+      UPDATE ${jobs} AS j SET
+        state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END::${stateType},
+        discarded_at = CASE WHEN j.attempt >= j.max_attempts THEN now() ELSE j.discarded_at END,
+        errors = array_append(j.errors, jsonb_build_object(
+          'attempt', j.attempt,
+          'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'error', ${error})),
+        meta = j.meta || jsonb_build_object('rescued', COALESCE((j.meta->>'rescued')::int, 0) + 1)
+      FROM orphans
+      WHERE j.id = orphans.id AND j.state = 'executing'
+      RETURNING j.queue, j.state
+    )
+    SELECT queue,
+           count(*) FILTER (WHERE state = 'available')::int AS available,
+           count(*) FILTER (WHERE state = 'discarded')::int AS discarded,
+           CASE WHEN count(*) FILTER (WHERE state = 'available') > 0
+                THEN pg_notify('${insertChannel}', queue) END AS notified
+    FROM rescued
+    GROUP BY queue`;
   /** The caller ($n) holds an unexpired lease: leader-only writes check it in the database too. */
   const isLeader = (param: string) =>
     `EXISTS (SELECT 1 FROM ${peers} WHERE name = 'oban' AND node = ${param} AND expires_at > now())`;
 
   return {
     /**
-     * One statement per heartbeat: renews this node's row ($1 node, $2 queues,
-     * $3 workers, $4 node TTL ms) and, when $6, takes or renews the leader lease
-     * ($5 ms). The lease moves only when its holder is this node or it expired;
-     * concurrent attempts serialise on the row, so one node wins. `lapsed`: this
-     * node's row had expired (it may have been declared dead meanwhile).
+     * The node's heartbeat ($1 node, $2 queues, $3 workers, $4 node TTL ms),
+     * written from its own thread and connection where it can (see
+     * plugins/liveness). `started_at` is when the node's current unbroken run
+     * of heartbeats began: reset on its first beat ($6) and when this beat
+     * comes more than $5 ms after the previous one, so a node that leads
+     * knows since when the database has served it without a gap. `lapsed`:
+     * this node's row had expired (it may have been declared dead meanwhile).
      */
-    heartbeat: named(
-      'heartbeat',
+    beatNode: named(
+      'beat_node',
       `
     WITH beat AS (
       INSERT INTO ${nodes} AS n (node, queues, workers, started_at, expires_at)
       VALUES ($1, $2::text[], $3::text[], now(), now() + ${ms('$4')})
-      ON CONFLICT (node) DO UPDATE
-        SET expires_at = EXCLUDED.expires_at, queues = EXCLUDED.queues, workers = EXCLUDED.workers
+      ON CONFLICT (node) DO UPDATE SET
+        expires_at = EXCLUDED.expires_at, queues = EXCLUDED.queues, workers = EXCLUDED.workers,
+        started_at = CASE WHEN $6::boolean OR n.expires_at - ${ms('$4')} < now() - ${ms('$5')}
+                          THEN now() ELSE n.started_at END
       RETURNING n.node
-    ), lease AS (
+    )
+    SELECT COALESCE((SELECT expires_at < now() FROM ${nodes} WHERE node = $1), false) AS lapsed
+    `,
+    ),
+
+    /**
+     * Takes or renews the leader lease for node $1 ($2 ms), if its own row is
+     * alive. The lease moves only when its holder is this node or it expired;
+     * concurrent attempts serialise on the row, so one node wins.
+     */
+    bidForLease: named(
+      'bid_for_lease',
+      `
+    WITH lease AS (
       INSERT INTO ${peers} AS p (name, node, elected_at, expires_at)
-      SELECT 'oban', $1, now(), now() + ${ms('$5')} WHERE $6::boolean
+      SELECT 'oban', $1, now(), now() + ${ms('$2')}
+      WHERE EXISTS (SELECT 1 FROM ${nodes} WHERE node = $1 AND expires_at > now())
       ON CONFLICT (name) DO UPDATE SET
         node = EXCLUDED.node,
         expires_at = EXCLUDED.expires_at,
@@ -46,10 +90,24 @@ export function buildClusterStatements(prefix: string) {
       WHERE p.node = EXCLUDED.node OR p.expires_at < now()
       RETURNING p.node
     )
-    SELECT EXISTS (SELECT 1 FROM lease) AS leader,
-           COALESCE((SELECT expires_at < now() FROM ${nodes} WHERE node = $1), false) AS lapsed,
-           (SELECT count(*) FROM beat)::int AS beats
+    SELECT EXISTS (SELECT 1 FROM lease) AS leader
     `,
+    ),
+
+    /**
+     * Takes node name $1 for this session (a session advisory lock, released
+     * when the connection ends, so also when the process is killed): false
+     * when another session holds it.
+     */
+    takeNodeName: named(
+      'take_node_name',
+      `SELECT pg_try_advisory_lock(hashtextextended('nest-oban:${prefix}:' || $1, 0)) AS taken`,
+    ),
+
+    /** Whether node $1's row is alive (it beat within its TTL). */
+    nodeAlive: named(
+      'node_alive',
+      `SELECT EXISTS (SELECT 1 FROM ${nodes} WHERE node = $1 AND expires_at > now()) AS alive`,
     ),
 
     /**
@@ -68,19 +126,22 @@ export function buildClusterStatements(prefix: string) {
     removeNode: named('remove_node', `DELETE FROM ${nodes} WHERE node = $1`),
 
     /**
-     * Lifeline (leader $1 only): jobs `executing` on a node that is no longer
-     * alive go back to `available`, or to `discarded` when no attempt is left,
-     * with the reason in `errors`; their queues are woken. A node is dead when
-     * its row expired; a missing row counts only once this leader has held the
-     * lease for a node TTL ($2 ms), as by then every live node has written its
-     * row again (the UNLOGGED table is emptied by a database crash). At most $3
-     * jobs per run. Also drops node rows expired for longer than $4 ms.
+     * Lifeline (leader $1 only): jobs `executing` on a node that is not alive
+     * (its row expired, or is gone) go back to `available`, or to `discarded`
+     * when no attempt is left, with the reason in `errors`; their queues are
+     * woken. Only while the leader's own unbroken run of heartbeats is at
+     * least a node TTL ($2 ms) old: after an outage (or a crash that emptied
+     * the UNLOGGED tables) every live node has had a full TTL of working
+     * database to beat again before anyone's jobs are taken. At most $3 jobs
+     * per run. Also drops node rows expired for longer than $4 ms.
      */
     rescueJobs: named(
       'rescue_jobs',
       `
     WITH lease AS (
-      SELECT elected_at FROM ${peers} WHERE name = 'oban' AND node = $1 AND expires_at > now()
+      SELECT 1 FROM ${peers} AS p JOIN ${nodes} AS l ON l.node = p.node
+      WHERE p.name = 'oban' AND p.node = $1 AND p.expires_at > now()
+        AND l.expires_at > now() AND l.started_at <= now() - ${ms('$2')}
     ), swept AS (
       DELETE FROM ${nodes} WHERE expires_at < now() - ${ms('$4')} AND EXISTS (SELECT 1 FROM lease)
     ), orphans AS (
@@ -88,32 +149,30 @@ export function buildClusterStatements(prefix: string) {
       WHERE j.state = 'executing'
         AND EXISTS (SELECT 1 FROM lease)
         AND NOT EXISTS (SELECT 1 FROM ${nodes} AS n WHERE n.node = j.attempted_by[1] AND n.expires_at > now())
-        AND (EXISTS (SELECT 1 FROM ${nodes} AS n WHERE n.node = j.attempted_by[1])
-             OR (SELECT elected_at FROM lease) <= now() - ${ms('$2')})
       ORDER BY j.id
       LIMIT $3
       FOR UPDATE OF j SKIP LOCKED
-    ), rescued AS (
-      UPDATE ${jobs} AS j SET
-        state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END::${stateType},
-        discarded_at = CASE WHEN j.attempt >= j.max_attempts THEN now() ELSE j.discarded_at END,
-        errors = array_append(j.errors, jsonb_build_object(
-          'attempt', j.attempt,
-          'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-          'error', 'NodeDiedError: node ' || COALESCE(j.attempted_by[1], '(unknown)') ||
-                   ' stopped heartbeating while running this job')),
-        meta = j.meta || jsonb_build_object('rescued', COALESCE((j.meta->>'rescued')::int, 0) + 1)
-      FROM orphans
-      WHERE j.id = orphans.id AND j.state = 'executing'
-      RETURNING j.queue, j.state
-    )
-    SELECT queue,
-           count(*) FILTER (WHERE state = 'available')::int AS available,
-           count(*) FILTER (WHERE state = 'discarded')::int AS discarded,
-           CASE WHEN count(*) FILTER (WHERE state = 'available') > 0
-                THEN pg_notify('${insertChannel}', queue) END AS notified
-    FROM rescued
-    GROUP BY queue
+    ), ${putBack(`'NodeDiedError: node ' || COALESCE(j.attempted_by[1], '(unknown)') || ' stopped heartbeating while running this job'`)}
+    `,
+    ),
+
+    /**
+     * At boot, once node $1 holds its name (no other live process has it):
+     * the jobs an earlier process of that name left `executing` (killed and
+     * restarted within its TTL, so its row never expired) are put back as
+     * the lifeline would. At most $2 per run. It waits for rows locked
+     * elsewhere rather than skip them: nobody else would ever take them.
+     */
+    rescueOwnJobs: named(
+      'rescue_own_jobs',
+      `
+    WITH orphans AS (
+      SELECT j.id FROM ${jobs} AS j
+      WHERE j.state = 'executing' AND j.attempted_by[1] = $1
+      ORDER BY j.id
+      LIMIT $2
+      FOR UPDATE OF j
+    ), ${putBack(`'NodeRestartedError: node ' || $1 || ' restarted while running this job'`)}
     `,
     ),
 

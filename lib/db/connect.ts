@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { ObanConfigError } from '../errors';
 import type { Database } from './database';
 import { NoDatabase } from './no-database';
-import { PgDatabase } from './pg-database';
+import { type DatabaseTimeouts, PgDatabase } from './pg-database';
 import { PgliteDatabase } from './pglite-database';
 import { PglitePool } from './pglite-typeorm';
 
@@ -18,6 +18,8 @@ export interface ConnectionSpec {
   pgliteDir: string;
   /** Connections of the pool opened from a URL. */
   poolSize: number;
+  /** Bounds on every statement and connection (Postgres pools only); defaults when unset. */
+  timeouts?: DatabaseTimeouts;
   /** No database at all (`testing: 'inline'` without a connection). */
   none: boolean;
 }
@@ -47,13 +49,13 @@ async function openDatabase(config: ConnectionSpec): Promise<Database> {
     );
     return db;
   }
-  if (typeof connection === 'string') return PgDatabase.fromUrl(connection, config.poolSize);
-  if (isDataSource(connection)) return fromDataSource(connection);
-  if (isPgPool(connection)) return PgDatabase.fromPool(connection);
+  if (typeof connection === 'string') return PgDatabase.fromUrl(connection, config.poolSize, config.timeouts);
+  if (isDataSource(connection)) return fromDataSource(connection, config.timeouts);
+  if (isPgPool(connection)) return PgDatabase.fromPool(connection, undefined, config.timeouts);
   throw new ObanConfigError('ObanModule: connection is neither a URL, a TypeORM DataSource nor a pg Pool');
 }
 
-function fromDataSource(dataSource: DataSource): Database | Promise<Database> {
+function fromDataSource(dataSource: DataSource, timeouts?: DatabaseTimeouts): Database | Promise<Database> {
   const type = dataSource.options.type;
   if (type !== 'postgres') {
     throw new ObanConfigError(
@@ -75,7 +77,7 @@ function fromDataSource(dataSource: DataSource): Database | Promise<Database> {
       'ObanModule: cannot find the pg Pool of the TypeORM DataSource (is it using the pg driver?)',
     );
   }
-  return PgDatabase.fromPool(pool, 'the pool of a TypeORM DataSource');
+  return PgDatabase.fromPool(pool, 'the pool of a TypeORM DataSource', timeouts);
 }
 
 function isDataSource(value: object): value is DataSource {

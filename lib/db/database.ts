@@ -27,6 +27,11 @@ export interface ListenConnection {
   onNotification(handler: (notification: Notification) => void): void;
   /** Called once when the connection is lost or closed. */
   onEnd(handler: (error?: Error) => void): void;
+  /**
+   * A round trip, where the connection can die without a word (a network
+   * socket): rejects, and the connection ends, when no answer comes in time.
+   */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,88 +1,171 @@
-import { Client, Pool, type PoolConfig } from 'pg';
-import type { Database, ListenConnection, Notification, Queryable, Statement } from './database';
+import { Logger } from '@nestjs/common';
+import { Client, type ClientConfig, Pool, type PoolClient, type PoolConfig } from 'pg';
+import type { Database, ListenConnection, Queryable, Statement } from './database';
+import { PgListenConnection } from './pg-listen-connection';
+import { isReadTimeout, withReadTimeout } from './pg-query';
 
-/** A Database over a node-postgres Pool: one nest-oban creates from a URL, or the user's own. */
+export { quoteIdent } from './pg-query';
+
+/** How long nest-oban waits on Postgres (the `statementTimeout` and `connectTimeout` options). */
+export interface DatabaseTimeouts {
+  /** ms a statement may run; the server cancels it after that. */
+  statement: number;
+  /** ms to get a connection, and for the server to answer once a statement's time is up. */
+  connect: number;
+}
+
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { statement: 15_000, connect: 5_000 };
+
+/** Idle time before TCP keepalive probes: keeps middleboxes from dropping quiet connections. */
+const KEEPALIVE_IDLE_MS = 10_000;
+
+/**
+ * A Database over a node-postgres Pool: one nest-oban creates from a URL, or
+ * the user's own. Every statement is bounded: the server cancels it at the
+ * statement timeout (on pools nest-oban opens), and the client gives up when
+ * no answer came `connect` ms after that (a dead socket), dropping that
+ * connection.
+ */
 export class PgDatabase implements Database {
   readonly kind = 'postgres';
+  private readonly answerWithinMs: number;
+  private readonly logger = new Logger('Oban');
+  private readonly onIdleError = (error: Error) =>
+    this.logger.warn(`an idle connection of ${this.description} failed (${error.message}); the pool replaces it`);
 
   private constructor(
     private readonly pool: Pool,
     private readonly ownsPool: boolean,
     readonly description: string,
-  ) {}
-
-  static fromUrl(url: string, max = 10): PgDatabase {
-    // allowExitOnIdle: idle connections never keep a process alive (one whose boot failed, say).
-    const pool = new Pool({ connectionString: url, max, application_name: 'nest-oban', allowExitOnIdle: true });
-    pool.on('error', () => undefined); // an idle client died; the pool replaces it
-    return new PgDatabase(pool, true, describeUrl(url));
+    private readonly timeouts: DatabaseTimeouts,
+  ) {
+    this.answerWithinMs = timeouts.statement + timeouts.connect;
+    // An idle client that dies (a server restart) is an 'error' event: unheard, it would crash the process.
+    if (!ownsPool) pool.on('error', this.onIdleError);
   }
 
-  /** Shares an existing pool (e.g. a TypeORM DataSource's); closing is left to its owner. */
-  static fromPool(pool: Pool, description = 'a shared pg Pool'): PgDatabase {
-    return new PgDatabase(pool, false, description);
+  static fromUrl(url: string, max = 10, timeouts = DEFAULT_DATABASE_TIMEOUTS): PgDatabase {
+    const pool = new Pool({
+      connectionString: url,
+      max,
+      application_name: 'nest-oban',
+      // Idle connections never keep a process alive (one whose boot failed, say).
+      allowExitOnIdle: true,
+      statement_timeout: timeouts.statement,
+      connectionTimeoutMillis: timeouts.connect,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+    });
+    pool.on('error', () => undefined); // an idle client died; the pool replaces it
+    return new PgDatabase(pool, true, describeUrl(url), timeouts);
+  }
+
+  /**
+   * Shares an existing pool (e.g. a TypeORM DataSource's); closing is left to
+   * its owner. Its settings stay as they are: statements are bounded on this
+   * side only.
+   */
+  static fromPool(pool: Pool, description = 'a shared pg Pool', timeouts = DEFAULT_DATABASE_TIMEOUTS): PgDatabase {
+    return new PgDatabase(pool, false, description, timeouts);
   }
 
   async query<R = any>(statement: Statement | string, values?: unknown[]): Promise<R[]> {
-    const result = await this.pool.query(toConfig(statement, values));
-    return result.rows as R[];
-  }
-
-  async session<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const config = withReadTimeout(toConfig(statement, values), this.answerWithinMs);
     try {
-      return await fn({
-        query: async (statement, values) => (await client.query(toConfig(statement, values))).rows,
-      });
-    } finally {
-      client.release();
+      return await this.using(async (client) => (await client.query(config)).rows as R[]);
+    } catch (error) {
+      if (!isReadTimeout(error)) throw error;
+      throw new Error(
+        `no answer from the database within ${this.answerWithinMs} ms ` +
+          `(statementTimeout ${this.timeouts.statement} ms + connectTimeout ${this.timeouts.connect} ms); ` +
+          `the connection was dropped`,
+      );
     }
   }
 
+  /** One connection for `fn`, unbounded: migrations may wait for each other's lock and build indexes. */
+  async session<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+    return this.using(async (client) => {
+      if (this.ownsPool) await client.query('SET statement_timeout = 0');
+      const result = await fn({
+        query: async (statement, values) => (await client.query(toConfig(statement, values))).rows,
+      });
+      if (this.ownsPool) await client.query('RESET statement_timeout');
+      return result;
+    });
+  }
+
+  /**
+   * The pool's connection settings, for a connection of its own (the
+   * heartbeat's). pg-pool hides the password and the TLS key from
+   * enumeration; they are copied here explicitly.
+   */
+  connectionConfig(): ClientConfig {
+    const options = this.pool.options as PoolConfig;
+    const ssl = options.ssl && typeof options.ssl === 'object' ? { ...options.ssl, key: options.ssl.key } : options.ssl;
+    return { ...options, password: options.password, ssl };
+  }
+
   async connectListener(): Promise<ListenConnection> {
-    const client = new Client({ ...(this.pool.options as PoolConfig), keepAlive: true });
+    const client = new Client({
+      ...this.connectionConfig(),
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+      connectionTimeoutMillis: this.timeouts.connect,
+    });
     await client.connect();
-    return new PgListenConnection(client);
+    return new PgListenConnection(client, this.timeouts.connect);
   }
 
   async close(): Promise<void> {
     if (this.ownsPool) await this.pool.end();
+    else this.pool.removeListener('error', this.onIdleError);
   }
-}
 
-class PgListenConnection implements ListenConnection {
-  private ended = false;
-  private endHandlers: Array<(error?: Error) => void> = [];
+  /**
+   * Runs `fn` on a client of the pool. A client that failed leaves the pool,
+   * as with pool.query; one whose answer never came is dropped at once.
+   */
+  private async using<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.acquire();
+    // A checked-out client reports a lost connection as an 'error' event too: the statement's rejection says it.
+    const onError = () => undefined;
+    client.on('error', onError);
+    try {
+      const result = await fn(client);
+      client.removeListener('error', onError);
+      client.release();
+      return result;
+    } catch (error) {
+      if (isReadTimeout(error)) client.connection.stream.destroy();
+      client.removeListener('error', onError);
+      client.release(error as Error);
+      throw error;
+    }
+  }
 
-  constructor(private readonly client: Client) {
-    const end = (error?: Error) => {
-      if (this.ended) return;
-      this.ended = true;
-      for (const handler of this.endHandlers) handler(error);
-    };
-    client.on('error', (error) => {
-      end(error);
-      void client.end().catch(() => undefined);
+  /** A client of the pool; a shared pool's wait is bounded here, ours by its own connectionTimeoutMillis. */
+  private acquire(): Promise<PoolClient> {
+    if (this.ownsPool) return this.pool.connect();
+    const ms = this.timeouts.connect;
+    return new Promise((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reject(new Error(`${this.description} gave no connection within connectTimeout (${ms} ms)`));
+      }, ms);
+      this.pool.connect().then(
+        (client) => {
+          clearTimeout(timer);
+          if (late) client.release();
+          else resolve(client);
+        },
+        (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
     });
-    client.on('end', () => end());
-  }
-
-  async listen(channels: string[]): Promise<void> {
-    if (channels.length === 0) return;
-    await this.client.query(channels.map((c) => `LISTEN ${quoteIdent(c)}`).join('; '));
-  }
-
-  onNotification(handler: (notification: Notification) => void): void {
-    this.client.on('notification', (msg) => handler({ channel: msg.channel, payload: msg.payload ?? '' }));
-  }
-
-  onEnd(handler: (error?: Error) => void): void {
-    this.endHandlers.push(handler);
-  }
-
-  async close(): Promise<void> {
-    this.ended = true;
-    await this.client.end().catch(() => undefined);
   }
 }
 
@@ -90,10 +173,6 @@ function toConfig(statement: Statement | string, values?: unknown[]) {
   return typeof statement === 'string'
     ? { text: statement, values }
     : { name: statement.name, text: statement.text, values };
-}
-
-export function quoteIdent(identifier: string): string {
-  return `"${identifier.replace(/"/g, '""')}"`;
 }
 
 function describeUrl(url: string): string {

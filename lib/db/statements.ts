@@ -39,20 +39,31 @@ export function buildStatements(prefix: string) {
     /**
      * Claims up to $2 jobs of queue $1 for node $3. One statement: the CTE picks
      * and locks rows (skipping rows other nodes hold), the UPDATE marks them.
-     * `attempt < max_attempts` keeps a claim from ever breaking attempt_range.
+     * A row with every attempt used (written so by another tool) cannot run
+     * without breaking attempt_range: it is discarded with the reason instead,
+     * and returned `discarded` so the node does not run it.
      */
     fetchJobs: named(
       'fetch_jobs',
       `
     WITH picked AS (
       SELECT id FROM ${jobs}
-      WHERE state = 'available' AND queue = $1 AND attempt < max_attempts
+      WHERE state = 'available' AND queue = $1
       ORDER BY priority, scheduled_at, id
       LIMIT $2
       FOR UPDATE SKIP LOCKED
     )
     UPDATE ${jobs} AS j
-    SET state = 'executing', attempt = j.attempt + 1, attempted_at = now(), attempted_by = ARRAY[$3::text]
+    SET state = CASE WHEN j.attempt < j.max_attempts THEN 'executing' ELSE 'discarded' END::${stateType},
+        attempt = CASE WHEN j.attempt < j.max_attempts THEN j.attempt + 1 ELSE j.attempt END,
+        attempted_at = now(),
+        attempted_by = ARRAY[$3::text],
+        discarded_at = CASE WHEN j.attempt < j.max_attempts THEN j.discarded_at ELSE now() END,
+        errors = CASE WHEN j.attempt < j.max_attempts THEN j.errors ELSE array_append(j.errors, jsonb_build_object(
+          'attempt', j.attempt,
+          'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'error', 'MaxAttemptsError: the job was available with all ' || j.max_attempts ||
+                   ' attempts used; discarded (retry it with Oban.retryJob to give it one more)')) END
     FROM picked
     WHERE j.id = picked.id
     RETURNING j.*
@@ -163,6 +174,27 @@ export function buildStatements(prefix: string) {
     WITH old AS (SELECT id, state FROM ${jobs} WHERE id = $1 FOR UPDATE),
     deleted AS (DELETE FROM ${jobs} AS j USING old WHERE j.id = old.id AND old.state <> 'executing' RETURNING j.id)
     SELECT old.state::text AS state, (SELECT count(*) FROM deleted) AS deleted FROM old
+    `,
+    ),
+
+    /**
+     * What node $1 should know about its jobs, in one row: `cancelled`, the
+     * jobs of $2 (those running there) cancelled meanwhile; `orphans`, rows
+     * `executing` under its name that it neither runs nor is recording ($3),
+     * of queues $4 (none with a claim under way), claimed at $5 (the node's
+     * start, as `now` gave it) or later but more than $6 ms ago: claims whose
+     * answer never reached it. `now`: the database's time, exactly, as text.
+     */
+    reconcileNode: named(
+      'reconcile_node',
+      `
+    SELECT now()::text AS now,
+      (SELECT COALESCE(json_agg(id), '[]') FROM ${jobs}
+       WHERE id = ANY($2::bigint[]) AND state = 'cancelled') AS cancelled,
+      (SELECT COALESCE(json_agg(json_build_object('id', id, 'queue', queue, 'attempt', attempt)), '[]') FROM ${jobs}
+       WHERE state = 'executing' AND queue = ANY($4::text[]) AND attempted_by[1] = $1
+         AND NOT (id = ANY($3::bigint[]))
+         AND attempted_at >= $5::timestamptz AND attempted_at < now() - $6 * interval '1 millisecond') AS orphans
     `,
     ),
   };

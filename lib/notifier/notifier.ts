@@ -1,11 +1,14 @@
 import type { Logger } from '@nestjs/common';
 import type { Database, ListenConnection, Notification } from '../db/database';
 import { Retry } from '../util/retry';
+import { Ticker } from '../util/ticker';
 
 /**
  * Holds one LISTEN connection and keeps it: when it drops (network, a killed
  * backend, a restarted server) it reconnects with backoff, LISTENs again and
- * reports the reconnect, so the node can poll for what it may have missed.
+ * reports the reconnect, so the node can catch up on what it may have missed.
+ * It pings the connection every `pingInterval` ms, so a socket that died
+ * silently is found in seconds.
  */
 export class Notifier {
   private connection: ListenConnection | undefined;
@@ -14,12 +17,19 @@ export class Notifier {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly handlers = new Map<string, Array<(payload: string) => void>>();
   private readonly reconnectHandlers: Array<() => void> = [];
+  private readonly pinger: Ticker;
 
   constructor(
     private readonly db: Database,
     private readonly logger: Logger,
+    pingInterval: number,
   ) {
     this.retry = new Retry('the notification connection (LISTEN; polling meanwhile)', logger);
+    // A failed ping ends the connection, and the reconnect's retry reports it: nothing to add here.
+    const ping = async () => {
+      await this.connection?.ping?.().catch(() => undefined);
+    };
+    this.pinger = new Ticker('pinging the notification connection', pingInterval, ping, logger);
   }
 
   on(channel: string, handler: (payload: string) => void): void {
@@ -36,11 +46,13 @@ export class Notifier {
   async start(): Promise<void> {
     this.stopped = false;
     await this.connect(false);
+    this.pinger.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    await this.pinger.stop();
     const connection = this.connection;
     this.connection = undefined;
     await connection?.close();

@@ -1,5 +1,7 @@
-import type { Plugin, PluginContext } from './plugin';
+import type { Logger } from '@nestjs/common';
+import type { ClusterStore, RescueCount } from '../store/cluster-store';
 import { Ticker } from '../util/ticker';
+import type { Plugin, PluginContext } from './plugin';
 
 const BATCH = 1_000;
 
@@ -7,7 +9,9 @@ const BATCH = 1_000;
  * Leader only, every heartbeat interval: puts back the jobs that dead nodes
  * left `executing` (see `rescueJobs` in cluster-statements.ts). Rescue is by
  * liveness, never by how long a job has run, so a long job on a live node is
- * never started a second time.
+ * never started a second time; and only once the leader itself has been
+ * beating without a break for a nodeTtl, so after an outage every node gets
+ * the time to beat again before its jobs count as orphaned.
  */
 export class Lifeline implements Plugin {
   readonly name = 'lifeline';
@@ -21,20 +25,13 @@ export class Lifeline implements Plugin {
     this.ticker = new Ticker(
       'rescuing orphaned jobs',
       heartbeatInterval,
-      async () => {
-        while (peer.isLeader) {
-          const counts = await cluster.rescueJobs(peer.node, nodeTtl, BATCH, sweepAfter);
-          let total = 0;
-          for (const { queue, available, discarded } of counts) {
-            total += available + discarded;
-            logger.warn(
-              `rescued ${available + discarded} job(s) of queue '${queue}' left executing by a dead node: ` +
-                `${available} made available again, ${discarded} discarded (no attempts left)`,
-            );
-          }
-          if (total < BATCH) break;
-        }
-      },
+      () =>
+        rescueInBatches(
+          () => cluster.rescueJobs(peer.node, nodeTtl, BATCH, sweepAfter),
+          'left executing by a dead node',
+          logger,
+          () => peer.isLeader,
+        ),
       logger,
     );
     this.ticker.start();
@@ -43,5 +40,39 @@ export class Lifeline implements Plugin {
 
   async stop(): Promise<void> {
     await this.ticker?.stop();
+  }
+}
+
+/**
+ * At boot, once the node holds its name (no other live process has it): puts
+ * back the jobs an earlier process under that name left `executing`. Killed
+ * and restarted within nodeTtl, its row never expired, so the lifeline would
+ * never take them.
+ */
+export function rescueJobsOfEarlierRun(cluster: ClusterStore, node: string, logger: Logger): Promise<void> {
+  return rescueInBatches(
+    () => cluster.rescueOwnJobs(node, BATCH),
+    `left executing by an earlier process of node ${node} (it restarted)`,
+    logger,
+  );
+}
+
+/** Runs one rescue statement while its batches come back full, and logs what each put back. */
+async function rescueInBatches(
+  rescue: () => Promise<RescueCount[]>,
+  whose: string,
+  logger: Logger,
+  allowed: () => boolean = () => true,
+): Promise<void> {
+  while (allowed()) {
+    let total = 0;
+    for (const { queue, available, discarded } of await rescue()) {
+      total += available + discarded;
+      logger.warn(
+        `rescued ${available + discarded} job(s) of queue '${queue}' ${whose}: ` +
+          `${available} made available again, ${discarded} discarded (no attempts left)`,
+      );
+    }
+    if (total < BATCH) return;
   }
 }

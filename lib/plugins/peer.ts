@@ -1,7 +1,13 @@
 import type { Logger } from '@nestjs/common';
 import type { ClusterConfig } from '../config/cluster-config';
-import type { ClusterStore } from '../store/cluster-store';
+import { ObanConfigError } from '../errors';
+import type { ClusterStore, NodeAdvert } from '../store/cluster-store';
 import { Retry } from '../util/retry';
+import { rescueJobsOfEarlierRun } from './lifeline';
+import { createLiveness } from './liveness/create-liveness';
+import { heartbeatLog } from './liveness/heartbeat-log';
+import type { NodeLiveness } from './liveness/liveness';
+import type { JoinResult } from './liveness/node-heartbeat';
 import type { LeaderView } from './plugin';
 
 /** Reported on every beat that holds the lease, and when this node lets it go. */
@@ -18,8 +24,11 @@ export interface LeadershipChange {
 }
 
 /**
- * The node's heartbeat, which is also its bid for leadership: one statement
- * per interval renews the node's row and takes or renews the leader lease.
+ * The node's place in the cluster. Its liveness (its name and its row in
+ * `oban_nodes`) is kept by a heartbeat of its own, on a thread where it can
+ * (see liveness/). Its bid for leadership runs here, on the main loop, once
+ * per interval: a node whose loop is blocked lets the lease go, since it
+ * could not act as leader anyway.
  *
  * The node counts itself leader only until `sent + leaderTtl - margin`, where
  * `sent` is when it sent its last successful renewal (on the monotonic clock). The database set the
@@ -36,9 +45,12 @@ export class Peer implements LeaderView {
   private leaderSince = 0;
   private wantsLeader: boolean;
   private timer: NodeJS.Timeout | undefined;
-  private beating: Promise<void> | undefined;
+  private bidding: Promise<void> | undefined;
   private again = false;
   private stopped = true;
+  private liveness: NodeLiveness | undefined;
+  /** The node holds its name and its row is written: only then is there anything of its own to give up. */
+  private joined = false;
   private readonly retry: Retry;
   private readonly margin: number;
   private readonly electedHandlers: Array<() => void> = [];
@@ -48,15 +60,12 @@ export class Peer implements LeaderView {
     private readonly cluster: ClusterStore,
     readonly node: string,
     private readonly config: ClusterConfig,
-    private readonly advert: () => { queues: string[]; workers: string[] },
+    private readonly advert: () => NodeAdvert,
     private readonly logger: Logger,
   ) {
     this.wantsLeader = config.leader;
     this.margin = Math.max(50, Math.round(config.leaderTtl / 10));
-    this.retry = new Retry(
-      `heartbeat of node ${node} (after nodeTtl, ${config.nodeTtl} ms, its jobs count as orphaned)`,
-      logger,
-    );
+    this.retry = new Retry(`bidding for the leader lease (node ${node})`, logger);
   }
 
   get isLeader(): boolean {
@@ -78,22 +87,44 @@ export class Peer implements LeaderView {
     this.changeHandlers.push(handler);
   }
 
-  /** Writes the node's row (and bids for the lease) before the node claims any job; throws if it cannot. */
+  /**
+   * Before the node claims any job: takes its name (refusing to start when a
+   * live process has it), writes its row, puts back what an earlier process
+   * of the same name left running, and bids for the lease. Throws if it cannot.
+   */
   async start(): Promise<void> {
     this.stopped = false;
+    const { heartbeatInterval, nodeTtl } = this.config;
+    const settings = { node: this.node, advert: this.advert(), heartbeatInterval, nodeTtl };
+    this.liveness = createLiveness(this.cluster, settings, heartbeatLog(this.node, nodeTtl, this.logger), this.logger);
+    let joined: JoinResult;
     try {
-      await this.beatOnce(true);
+      joined = await this.liveness.join();
+      if (joined === 'joined') {
+        this.joined = true;
+        await rescueJobsOfEarlierRun(this.cluster, this.node, this.logger);
+        await this.bidOnce();
+      }
     } catch (error) {
-      this.stopped = true;
-      throw new Error(`node ${this.node} could not write its first heartbeat: ${(error as Error).message}`);
+      await this.abandon();
+      const why = (error as Error).message;
+      throw new Error(`node ${this.node} could not join the cluster (heartbeat, rescue, lease): ${why}`);
+    }
+    if (joined === 'name-taken') {
+      await this.abandon();
+      throw new ObanConfigError(
+        `ObanModule: node '${this.node}' is already running in another live process (it holds the name ` +
+          `and its heartbeat is fresh); give each process its own \`node\`, ` +
+          `or leave it unset (the default is unique per process)`,
+      );
     }
     this.schedule();
   }
 
-  /** Beats now, out of turn: the leader resigned, so try to take over at once. */
+  /** Bids now, out of turn: the leader resigned, so try to take over at once. */
   beatSoon(): void {
     if (this.stopped) return;
-    if (this.beating) {
+    if (this.bidding) {
       this.again = true;
       return;
     }
@@ -106,8 +137,10 @@ export class Peer implements LeaderView {
    * keeps beating so the jobs it is finishing are not rescued.
    */
   async resignLeadership(): Promise<void> {
+    // A node that never joined must not touch the lease: under its name it may be another process's.
+    if (!this.joined) return;
     this.wantsLeader = false;
-    await this.beating;
+    await this.bidding;
     const wasLeader = this.leaderUntil > 0;
     this.lose();
     try {
@@ -120,15 +153,26 @@ export class Peer implements LeaderView {
     }
   }
 
-  /** Stops beating and removes the node's row (its jobs are done or left for rescue). */
+  /** Stops bidding and beating and removes the node's row (its jobs are done or left for rescue). */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.beating;
+    await this.bidding;
     if (this.leaderUntil > 0) await this.resignLeadership();
+    await this.stopLiveness();
+  }
+
+  /** A start that failed: nothing of the node's is left behind, and nothing of another's is touched. */
+  private async abandon(): Promise<void> {
+    this.stopped = true;
+    await this.stopLiveness();
+    this.joined = false;
+  }
+
+  private async stopLiveness(): Promise<void> {
     try {
-      await this.cluster.removeNode(this.node);
+      await this.liveness?.stop();
     } catch (error) {
       this.logger.warn(`removing node ${this.node} failed (it expires by itself): ${(error as Error).message}`);
     }
@@ -142,13 +186,13 @@ export class Peer implements LeaderView {
 
   private tick(): void {
     this.timer = undefined;
-    this.beating = this.beatOnce(false)
-      // Reported by the one retry policy, but the next beat keeps its interval: the node's row must stay fresh.
+    this.bidding = this.bidOnce()
+      // Reported by the one retry policy, but the next bid keeps its interval: a leader's lease must stay fresh.
       .catch((error) => {
         this.retry.failed(error);
       })
       .finally(() => {
-        this.beating = undefined;
+        this.bidding = undefined;
         if (this.again) {
           this.again = false;
           this.beatSoon();
@@ -158,23 +202,16 @@ export class Peer implements LeaderView {
       });
   }
 
-  private async beatOnce(first: boolean): Promise<void> {
+  private async bidOnce(): Promise<void> {
+    if (!this.wantsLeader) {
+      if (this.leaderUntil > 0) this.lose();
+      return;
+    }
     const sent = performance.now();
     const sentAt = Date.now();
-    const result = await this.cluster.heartbeat(
-      this.node,
-      this.advert(),
-      { node: this.config.nodeTtl, leader: this.config.leaderTtl },
-      this.wantsLeader,
-    );
+    const leader = await this.cluster.bidForLease(this.node, this.config.leaderTtl);
     this.retry.succeeded();
-    if (result.lapsed && !first) {
-      this.logger.warn(
-        `node ${this.node} went more than nodeTtl (${this.config.nodeTtl} ms) without a heartbeat; ` +
-          `the leader may have rescued jobs still running here, which can then run twice`,
-      );
-    }
-    if (!result.leader || !this.wantsLeader) {
+    if (!leader || !this.wantsLeader) {
       if (this.leaderUntil > 0) this.lose();
       return;
     }

@@ -1,12 +1,25 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Job } from '../job';
-import type { ErrorInfo, Outcome } from '../queue/outcome';
+import { type ErrorInfo, type Outcome, errorInfo } from '../queue/outcome';
 import { type MainProcessCallName, isMainProcessCall } from './protocol/calls';
 import type { BootSpec, ChildMessage, ParentMessage } from './protocol/messages';
 
 /** Carries out a call a job in a pool process made to `Oban` (see protocol/calls.ts). */
 export type CallHandler = (method: MainProcessCallName, args: unknown[]) => Promise<unknown>;
+
+/** How one run in a pool process ended: the outcome the process sent, or the process's end before it sent one. */
+export type RunEnd =
+  | { kind: 'outcome'; outcome: Outcome }
+  | {
+      kind: 'exit';
+      /** Why the pool stopped the process (to stop a job, or the pool's own stop); absent when it died. */
+      stoppedBecause?: string;
+      /** How it died, worded as the failure of the job it ran. */
+      error: ErrorInfo;
+      /** How many jobs the process held when it ended, this one included. */
+      held: number;
+    };
 
 export interface PoolChildEvents {
   /** A job in the process calls the main process's Oban. */
@@ -18,11 +31,11 @@ export interface PoolChildEvents {
 /** The main process's handle on one pool process (a forked child running cpu jobs). */
 export class PoolChild {
   private readonly child: ChildProcess;
-  private readonly inFlight = new Map<number, { job: Job; resolve: (outcome: Outcome) => void }>();
+  private readonly inFlight = new Map<number, { job: Job; resolve: (end: RunEnd) => void }>();
   private readonly statsWaiters: Array<(stats: { rss: number; running: number }) => void> = [];
   private state: 'starting' | 'ready' | 'stopping' | 'exited' = 'starting';
   private fatal: ErrorInfo | undefined;
-  private killed = false;
+  private stoppedBecause: string | undefined;
   private wasReady = false;
   readonly startedAt = Date.now();
   readonly ready: Promise<void>;
@@ -48,7 +61,9 @@ export class PoolChild {
         }
         this.onExit(code, signal);
       });
-      this.child.once('error', (error) => reject(error));
+      // Without a listener an 'error' (a failed kill, a write to a dead channel)
+      // would crash the main process; the 'exit' that follows settles the jobs.
+      this.child.on('error', (error) => reject(error));
     });
     this.ready.catch(() => undefined);
     this.send({ type: 'boot', spec });
@@ -72,9 +87,9 @@ export class PoolChild {
     return this.fatal?.message;
   }
 
-  /** Whether the pool killed it (to stop a job), rather than it dying. */
-  get wasKilled(): boolean {
-    return this.killed;
+  /** Whether the pool stopped it (to stop a job, or the pool's own stop), rather than it dying. */
+  get wasStopped(): boolean {
+    return this.stoppedBecause !== undefined;
   }
 
   get load(): number {
@@ -85,7 +100,7 @@ export class PoolChild {
     return this.inFlight.has(jobId);
   }
 
-  run(job: Job): Promise<Outcome> {
+  run(job: Job): Promise<RunEnd> {
     return new Promise((resolve) => {
       this.inFlight.set(job.id, { job, resolve });
       this.send({ type: 'run', job });
@@ -124,7 +139,7 @@ export class PoolChild {
   kill(): void {
     if (this.state === 'exited') return;
     this.state = 'stopping';
-    this.killed = true;
+    this.stoppedBecause ??= 'was stopped for another job';
     this.child.kill('SIGKILL');
   }
 
@@ -132,6 +147,7 @@ export class PoolChild {
   async stop(timeoutMs: number): Promise<void> {
     if (this.state === 'exited') return;
     this.state = 'stopping';
+    this.stoppedBecause = 'was stopped with the pool';
     this.send({ type: 'shutdown' });
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     await this.exited;
@@ -152,7 +168,7 @@ export class PoolChild {
       case 'outcome': {
         const entry = this.inFlight.get(message.jobId);
         this.inFlight.delete(message.jobId);
-        entry?.resolve(message.outcome);
+        entry?.resolve({ kind: 'outcome', outcome: message.outcome });
         break;
       }
       case 'stats':
@@ -169,16 +185,14 @@ export class PoolChild {
 
   private answer(callId: number, method: unknown, args: unknown[]): void {
     const result = isMainProcessCall(method)
-      ? this.events.call(method, args)
+      ? new Promise((resolve) => resolve(this.events.call(method, args)))
       : Promise.reject(new Error(`Oban.${String(method)} cannot be called from a worker process`));
+    const fail = (error: unknown) => this.send({ type: 'call-result', callId, error: callError(error) });
     result.then(
-      (value) => this.send({ type: 'call-result', callId, value }),
-      (error: Error) =>
-        this.send({
-          type: 'call-result',
-          callId,
-          error: { name: error.name, message: `${error.name}: ${error.message}`, stack: error.stack },
-        }),
+      (value) =>
+        this.send({ type: 'call-result', callId, value }) ||
+        fail(new Error(`the result of Oban.${String(method)} cannot be sent to a worker process`)),
+      fail,
     );
   }
 
@@ -193,23 +207,41 @@ export class PoolChild {
       signal,
       jobs.map((e) => e.job),
     );
-    const outcome: Outcome = this.killed
-      ? { kind: 'released', reason: `worker process ${this.pid} was stopped for another job` }
-      : {
-          kind: 'failed',
-          error: {
-            message:
-              `WorkerProcessExitError: worker process ${this.pid} ${describeExit(code, signal)} while running this job` +
-              (this.fatal ? ` (${this.fatal.message})` : ''),
-            stack: this.fatal?.stack,
-          },
-        };
-    for (const { resolve } of jobs) resolve(outcome);
+    const end: RunEnd = {
+      kind: 'exit',
+      stoppedBecause: this.stoppedBecause && `worker process ${this.pid} ${this.stoppedBecause}`,
+      error: {
+        message:
+          `WorkerProcessExitError: worker process ${this.pid} ${describeExit(code, signal)} while running this job` +
+          (this.fatal ? ` (${this.fatal.message})` : ''),
+        stack: this.fatal?.stack,
+      },
+      held: jobs.length,
+    };
+    for (const { resolve } of jobs) resolve(end);
   }
 
-  private send(message: ParentMessage): void {
-    if (this.child.connected) this.child.send(message);
+  /**
+   * Sends without ever throwing or emitting an unhandled error. A write to a
+   * process that just died fails (EPIPE) before its exit is seen: that is
+   * ignored, as its 'exit' settles every job it held. Returns false when the
+   * message cannot be serialized (then nothing was sent).
+   */
+  private send(message: ParentMessage): boolean {
+    if (!this.child.connected) return true;
+    try {
+      this.child.send(message, undefined, {}, () => undefined);
+      return true;
+    } catch {
+      return false;
+    }
   }
+}
+
+/** An error as a `call-result` carries it; whatever was thrown. */
+function callError(error: unknown): ErrorInfo & { name: string } {
+  const name = error instanceof Error ? error.name : 'Error';
+  return { name, ...errorInfo(error) };
 }
 
 export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

@@ -10,6 +10,7 @@ import type { JobRunner } from '../queue/job-runner';
 import type { Outcome } from '../queue/outcome';
 import type { RegisteredWorker } from '../worker/worker-registry';
 import { childExecArgv } from './child-exec-argv';
+import { CrashSuspects } from './crash-suspects';
 import { type CallHandler, PoolChild, describeExit } from './pool-child';
 import type { BootSpec } from './protocol/messages';
 import type { PoolProcessStats } from './protocol/stats';
@@ -21,7 +22,7 @@ interface Waiting {
 
 const BOOT_TIMEOUT_MS = 60_000;
 const MAX_RESTART_DELAY_MS = 30_000;
-/** A process that dies sooner than this after starting counts as failing, and restarts back off. */
+/** A process that dies holding no job sooner than this after starting counts as failing, and restarts back off. */
 const HEALTHY_AFTER_MS = 10_000;
 /**
  * The pool process's entry, found by path (same extension as this file: .js
@@ -35,9 +36,12 @@ export const POOL_PROCESS_ENTRY = path.join(__dirname, 'child', `main${path.extn
  * jobs (so a queue's limit is one budget whatever the number of processes) and
  * hands each to the ready process running the fewest jobs. A job that must be
  * stopped (timeout, cancel, shutdown) stops its whole process; the others it
- * held are released once it has exited. A process that dies is replaced, after
- * a growing delay when it keeps dying; jobs never go to a process that has not
- * booted, so one that cannot start fails no job.
+ * held are released once it has exited. A job that kills its process is
+ * charged for it, and only that job: when a process dies holding several,
+ * they go back uncharged and each runs alone next (`CrashSuspects`). A
+ * process that dies is replaced, after a growing delay when it keeps dying on
+ * its own; jobs never go to a process that has not booted, so one that cannot
+ * start fails no job.
  */
 export class ProcessPool implements JobRunner {
   readonly stoppable = true;
@@ -45,6 +49,11 @@ export class ProcessPool implements JobRunner {
   private readonly failures: number[];
   private readonly restartTimers = new Set<NodeJS.Timeout>();
   private readonly waiting: Waiting[] = [];
+  private readonly suspects = new CrashSuspects();
+  /** Processes running a suspect alone: no other job joins them. */
+  private readonly isolating = new Set<PoolChild>();
+  /** The process that takes no new job until it is empty, for a waiting suspect to run alone in. */
+  private draining: PoolChild | undefined;
   private readonly execArgv: string[];
   private stopping = false;
   private nextSlot = 0;
@@ -112,24 +121,60 @@ export class ProcessPool implements JobRunner {
     await Promise.all(this.slots.map((p) => p?.stop(timeoutMs)));
   }
 
+  /** Hands waiting jobs, in order, to processes that may take them; the rest wait for a process to be ready or empty. */
   private dispatch(): void {
-    while (this.waiting.length > 0) {
-      const process = this.leastLoaded();
-      if (!process) return; // waits for a process to become ready
-      const entry = this.waiting.shift()!;
-      process.run(entry.job).then(entry.resolve);
+    if (this.draining && !this.waiting.some((entry) => this.suspects.has(entry.job.id))) this.draining = undefined;
+    for (const entry of [...this.waiting]) {
+      const suspect = this.suspects.has(entry.job.id);
+      const process = suspect ? this.emptyProcessForSuspect() : this.leastLoaded();
+      if (!process) continue;
+      this.waiting.splice(this.waiting.indexOf(entry), 1);
+      this.runIn(process, entry, suspect);
     }
   }
 
-  /** The ready process with the fewest jobs; ties go round the slots so all processes get work. */
+  private runIn(process: PoolChild, entry: Waiting, suspect: boolean): void {
+    if (suspect) this.isolating.add(process);
+    process.run(entry.job).then((end) => {
+      this.isolating.delete(process);
+      entry.resolve(this.suspects.outcomeOf(entry.job, end));
+      if (this.waiting.length > 0) this.dispatch();
+    });
+  }
+
+  /** Whether a job may join this process: ready, and not running a suspect alone. */
+  private isOpen(process: PoolChild | undefined): process is PoolChild {
+    return !!process?.isReady && !this.isolating.has(process);
+  }
+
+  /** The open process with the fewest jobs, other than the one draining; ties go round the slots so all get work. */
   private leastLoaded(): PoolChild | undefined {
     let best: PoolChild | undefined;
     for (let i = 0; i < this.slots.length; i++) {
       const candidate = this.slots[(this.nextSlot + i) % this.slots.length];
-      if (candidate?.isReady && (!best || candidate.load < best.load)) best = candidate;
+      if (this.isOpen(candidate) && candidate !== this.draining && (!best || candidate.load < best.load)) {
+        best = candidate;
+      }
     }
     this.nextSlot = (this.nextSlot + 1) % this.slots.length;
     return best;
+  }
+
+  /**
+   * An empty open process for a suspect to run alone in. When there is none,
+   * one process (the least loaded) takes no new job until it is empty, so a
+   * suspect never waits behind a stream of other jobs; one at a time, so the
+   * other processes keep running the queue.
+   */
+  private emptyProcessForSuspect(): PoolChild | undefined {
+    const empty = this.slots.filter((p): p is PoolChild => this.isOpen(p) && p.load === 0);
+    const chosen = empty.find((p) => p === this.draining) ?? empty[0];
+    if (chosen) {
+      if (chosen === this.draining) this.draining = undefined;
+      return chosen;
+    }
+    if (!this.isOpen(this.draining)) this.draining = this.leastLoaded();
+    return undefined;
   }
 
   private stopJob(entry: Waiting): void {
@@ -157,16 +202,24 @@ export class ProcessPool implements JobRunner {
 
   private onExit(slot: number, process: PoolChild, code: number | null, signal: NodeJS.Signals | null, jobs: Job[]) {
     if (this.slots[slot] === process) this.slots[slot] = undefined;
+    this.isolating.delete(process);
+    if (this.draining === process) this.draining = undefined;
     if (this.stopping) return;
-    // Stopping a process for a timeout or cancel is no sign of trouble; dying young is.
-    const failing = !process.wasKilled && Date.now() - process.startedAt < HEALTHY_AFTER_MS;
+    // Stopping a process for a timeout or cancel is no sign of trouble, nor is
+    // a death charged to the jobs it held (their retries' backoff paces them);
+    // dying young on its own is.
+    const failing = !process.wasStopped && jobs.length === 0 && Date.now() - process.startedAt < HEALTHY_AFTER_MS;
     this.failures[slot] = failing ? this.failures[slot] + 1 : 0;
     const delay = this.failures[slot] <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** (this.failures[slot] - 2));
     const what = process.booted
       ? `${describeExit(code, signal)}${jobs.length ? ` holding job(s) ${jobs.map((j) => j.id).join(', ')}` : ''}`
       : `failed to start: ${process.failure ?? describeExit(code, signal)}`;
-    const message = `worker process ${process.pid} ${what}; starting another${delay ? ` in ${delay} ms` : ''}`;
-    if (process.wasKilled) this.logger.log(message);
+    const suspects =
+      !process.wasStopped && jobs.length > 1
+        ? ' (none is charged for it: each runs alone next, to find the one that caused it)'
+        : '';
+    const message = `worker process ${process.pid} ${what}${suspects}; starting another${delay ? ` in ${delay} ms` : ''}`;
+    if (process.wasStopped) this.logger.log(message);
     else if (this.failures[slot] > 1 || !process.booted) this.logger.error(message);
     else this.logger.warn(message);
     const timer = setTimeout(() => {

@@ -1,6 +1,9 @@
 import type { Logger } from '@nestjs/common';
 import type { Job } from '../job';
+import { isPlainObject } from '../json';
 import type { AckRow } from '../store/pg-job-store';
+import { setLongTimeout } from '../util/long-timer';
+import { MAX_DELAY_SECONDS } from '../validation/rules';
 import type { RegisteredWorker, WorkerRegistry } from '../worker/worker-registry';
 import { defaultBackoff } from './backoff';
 import { JobCancelledError, JobTimeoutError, ShutdownError } from './abort-reasons';
@@ -29,22 +32,16 @@ export class Executor {
     private readonly pool: JobRunner | undefined,
     private readonly node: string,
     private readonly logger: Logger,
+    /** A completed job's result may take this many bytes of JSON; a larger one fails the attempt. */
+    private readonly maxResultBytes: number,
   ) {}
 
   /** Runs one claimed job; resolves (never rejects) when its slot is free again. */
   async execute(job: Job): Promise<void> {
     const worker = this.registry.get(job.worker);
-    if (!worker) {
-      this.acker.ack(
-        toAckRow(job, {
-          kind: 'discarded',
-          error: {
-            message:
-              `UnknownWorkerError: no @Worker named '${job.worker}' is registered on node ${this.node}, ` +
-              `which runs queue '${job.queue}'; the job was discarded (retry it with Oban.retryJob once the worker is deployed)`,
-          },
-        }),
-      );
+    const unrunnable = worker ? unrunnableReason(job) : this.unknownWorker(job);
+    if (unrunnable || !worker) {
+      this.acker.ack(toAckRow(job, { kind: 'discarded', error: { message: unrunnable! } }));
       return;
     }
     const controller = new AbortController();
@@ -53,10 +50,24 @@ export class Executor {
       const outcome = await this.attempt(job, worker, controller);
       if (outcome) this.acker.ack(toAckRow(job, outcome, outcome.kind === 'failed' ? this.backoff(job, worker) : 0));
     } catch (error) {
-      this.logger.error(`job ${job.id} (${job.worker}) could not be recorded: ${errorInfo(error).message}`);
+      // Never leave the job executing: whatever went wrong here is the attempt's failure.
+      const outcome: Outcome = { kind: 'failed', error: errorInfo(error) };
+      this.acker.ack(toAckRow(job, outcome, this.backoff(job, worker)));
     } finally {
       this.running.delete(job.id);
     }
+  }
+
+  private unknownWorker(job: Job): string {
+    return (
+      `UnknownWorkerError: no @Worker named '${job.worker}' is registered on node ${this.node}, ` +
+      `which runs queue '${job.queue}'; the job was discarded (retry it with Oban.retryJob once the worker is deployed)`
+    );
+  }
+
+  /** Jobs running on this node now (until their outcome is handed to the acker). */
+  runningJobIds(): number[] {
+    return [...this.running.keys()];
   }
 
   /** Stops a job running here because it was cancelled; true if it was running here. */
@@ -75,14 +86,15 @@ export class Executor {
   private attempt(job: Job, worker: RegisteredWorker, controller: AbortController): Promise<Outcome | null> {
     const runner = worker.options.cpu && this.pool ? this.pool : this.inProcess;
     const timeout = this.timeout(job, worker);
+    if (typeof timeout === 'string') return Promise.resolve({ kind: 'failed', error: { message: timeout } });
     const signal = controller.signal;
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      let clearTimer: (() => void) | undefined;
       let settled = false;
       const settle = (outcome: Outcome | null) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        clearTimer?.();
         signal.removeEventListener('abort', onAbort);
         resolve(outcome);
       };
@@ -91,10 +103,12 @@ export class Executor {
       const onAbort = () => !runner.stoppable && settle(abortOutcome(signal.reason, false));
       signal.addEventListener('abort', onAbort);
       if (timeout !== undefined) {
-        timer = setTimeout(() => controller.abort(new JobTimeoutError(worker.name, job.id, timeout)), timeout);
+        const abort = () => controller.abort(new JobTimeoutError(worker.name, job.id, timeout));
+        clearTimer = setLongTimeout(abort, timeout);
       }
       runner.run(job, worker, signal).then(
-        (outcome) => settle(signal.aborted ? abortOutcome(signal.reason, runner.stoppable) : outcome),
+        (outcome) =>
+          settle(signal.aborted ? abortOutcome(signal.reason, runner.stoppable) : this.checkSize(outcome, worker)),
         (error) =>
           settle(
             signal.aborted
@@ -105,9 +119,32 @@ export class Executor {
     });
   }
 
-  private timeout(job: Job, worker: RegisteredWorker): number | undefined {
-    const fromMethod = worker.instance.timeout?.(job);
-    return fromMethod ?? worker.options.timeout;
+  /** The attempt's timeout in ms (undefined: none), or why the worker's timeout(job) gave none usable. */
+  private timeout(job: Job, worker: RegisteredWorker): number | string | undefined {
+    if (!worker.instance.timeout) return worker.options.timeout;
+    const what = `InvalidTimeoutError: ${worker.name}.timeout(job)`;
+    let ms: unknown;
+    try {
+      ms = worker.instance.timeout(job);
+    } catch (error) {
+      return `${what} threw (${errorInfo(error).message}); it must return milliseconds > 0`;
+    }
+    if (ms === undefined) return worker.options.timeout;
+    if (typeof ms !== 'number' || !(ms > 0) || ms === Infinity) {
+      return `${what} returned ${String(ms)}; it must return milliseconds > 0 (or undefined for the worker's default)`;
+    }
+    return ms;
+  }
+
+  /** A result over `maxResultBytes` fails the attempt: one huge row must not burden the batch it is written in. */
+  private checkSize(outcome: Outcome, worker: RegisteredWorker): Outcome {
+    if (outcome.kind !== 'completed' || outcome.result === null) return outcome;
+    const bytes = Buffer.byteLength(JSON.stringify(outcome.result));
+    if (bytes <= this.maxResultBytes) return outcome;
+    const message =
+      `ResultTooLargeError: ${worker.name}.perform returned ${bytes} bytes of JSON, over maxResultBytes ` +
+      `(${this.maxResultBytes}); keep large data elsewhere and return a reference, or raise maxResultBytes`;
+    return { kind: 'failed', error: { message } };
   }
 
   private backoff(job: Job, worker: RegisteredWorker): number {
@@ -118,8 +155,10 @@ export class Executor {
           ? worker.options.backoff(job)
           : worker.options.backoff;
       if (custom !== undefined) {
-        if (Number.isFinite(custom) && custom >= 0) return custom;
-        this.logger.warn(`${worker.name}: backoff returned ${String(custom)}, not seconds >= 0; using the default`);
+        if (custom >= 0 && custom <= MAX_DELAY_SECONDS) return custom;
+        this.logger.warn(
+          `${worker.name}: backoff returned ${String(custom)}, not seconds from 0 to ${MAX_DELAY_SECONDS} (100 years); using the default`,
+        );
       }
     } catch (error) {
       this.logger.warn(`${worker.name}: backoff threw (${errorInfo(error).message}); using the default`);
@@ -136,5 +175,14 @@ export class Executor {
 function abortOutcome(reason: unknown, stopped: boolean): Outcome | null {
   if (reason instanceof JobTimeoutError) return { kind: 'failed', error: errorInfo(reason) };
   if (reason instanceof ShutdownError && stopped) return { kind: 'released', reason: 'the node shut down' };
+  return null;
+}
+
+/** Why a claimed row cannot run whatever its worker (written by another tool, say), or null. */
+function unrunnableReason(job: Job): string | null {
+  if (!isPlainObject(job.args)) {
+    const got = job.args === null ? 'null' : Array.isArray(job.args) ? 'an array' : typeof job.args;
+    return `InvalidArgsError: the row's args are ${got}, not a JSON object; the job was discarded`;
+  }
   return null;
 }

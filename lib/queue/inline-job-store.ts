@@ -24,6 +24,7 @@ export class InlineJobStore implements JobStore {
     private readonly node: string,
     private readonly logger: Logger,
     private readonly stored: JobStore,
+    private readonly maxResultBytes: number,
   ) {}
 
   /** Runs the rows one at a time, in order, each to the end of its first attempt. */
@@ -84,7 +85,16 @@ export class InlineJobStore implements JobStore {
     };
     let outcome: AckRow | undefined;
     const sink = { ack: (row: AckRow) => (outcome = row) };
-    await new Executor(this.registry, sink, new InProcessRunner(), undefined, this.node, this.logger).execute(job);
+    const executor = new Executor(
+      this.registry,
+      sink,
+      new InProcessRunner(),
+      undefined,
+      this.node,
+      this.logger,
+      this.maxResultBytes,
+    );
+    await executor.execute(job);
     return outcome ? applyOutcome(job, outcome) : job;
   }
 }

@@ -1,7 +1,8 @@
 import type { Job, JobError } from '../job';
-import { findNonJson } from '../json';
+import { findNonJson, storableText } from '../json';
 import { isCancel, isSnooze } from '../snooze-cancel';
 import type { AckRow } from '../store/pg-job-store';
+import { MAX_DELAY_SECONDS } from '../validation/rules';
 
 /*
  * The life of one attempt's result: what `perform` returned or threw becomes
@@ -29,26 +30,49 @@ export interface ErrorInfo {
 
 /**
  * Classifies what `perform` returned or threw. Shared by the main process and
- * the worker processes, so both read snooze/cancel and bad results alike.
+ * the worker processes, so both read snooze/cancel and bad results alike. A
+ * completed result is kept in its JSON form, what the database stores: a
+ * `toJSON` or getter runs here, once, and if it throws, the attempt fails.
  */
 export function outcomeOfReturn(value: unknown, worker: string): Outcome {
-  if (isSnooze(value)) return { kind: 'snoozed', seconds: value.seconds };
+  if (isSnooze(value)) return snoozed(value.seconds);
   if (isCancel(value)) return { kind: 'cancelled', reason: value.reason };
-  const result = value === undefined ? null : value;
-  const problem = findNonJson(result, 'result');
-  if (problem) {
-    return {
-      kind: 'failed',
-      error: { message: `ResultNotJsonError: ${worker}.perform returned a value nest-oban cannot store: ${problem}` },
-    };
+  if (value === undefined || value === null) return { kind: 'completed', result: null };
+  const notStorable = (problem: string): Outcome => ({
+    kind: 'failed',
+    error: { message: `ResultNotJsonError: ${worker}.perform returned a value nest-oban cannot store: ${problem}` },
+  });
+  const problem = findNonJson(value, 'result');
+  if (problem) return notStorable(problem);
+  if (typeof value !== 'object') return { kind: 'completed', result: value };
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    const thrown = errorInfo(error).message;
+    return notStorable(`turning it into JSON (which calls its toJSON methods and getters) threw ${thrown}`);
   }
-  return { kind: 'completed', result };
+  const result = JSON.parse(json);
+  // A toJSON may have produced what the first check could not see.
+  const inJson = findNonJson(result, 'result');
+  return inJson ? notStorable(inJson) : { kind: 'completed', result };
 }
 
 export function outcomeOfError(error: unknown): Outcome {
-  if (isSnooze(error)) return { kind: 'snoozed', seconds: error.seconds };
+  if (isSnooze(error)) return snoozed(error.seconds);
   if (isCancel(error)) return { kind: 'cancelled', reason: error.reason };
   return { kind: 'failed', error: errorInfo(error) };
+}
+
+/** A snooze, unless it is longer than nest-oban schedules: then the attempt fails saying so. */
+function snoozed(seconds: number): Outcome {
+  if (seconds <= MAX_DELAY_SECONDS) return { kind: 'snoozed', seconds };
+  return {
+    kind: 'failed',
+    error: {
+      message: `InvalidSnoozeError: snooze(${seconds}) is longer than ${MAX_DELAY_SECONDS} s (100 years), which nest-oban does not schedule`,
+    },
+  };
 }
 
 export function errorInfo(error: unknown): ErrorInfo {
@@ -70,9 +94,10 @@ function safeString(value: unknown): string {
   }
 }
 
+/** An error as `errors` keeps it; its text made storable (a NUL or lone surrogate becomes U+FFFD). */
 function jobError(job: Job, info: ErrorInfo): JobError {
-  const error: JobError = { attempt: job.attempt, at: new Date().toISOString(), error: info.message };
-  if (info.stack) error.stack = info.stack;
+  const error: JobError = { attempt: job.attempt, at: new Date().toISOString(), error: storableText(info.message) };
+  if (info.stack) error.stack = storableText(info.stack);
   return error;
 }
 

@@ -48,6 +48,11 @@ export class Producer {
     return this.pausedValue;
   }
 
+  /** A claim is under way: rows it takes may be `executing` in the database before they run here. */
+  get claimInFlight(): boolean {
+    return this.claiming !== undefined;
+  }
+
   get runningCount(): number {
     return this.running.size;
   }
@@ -123,7 +128,7 @@ export class Producer {
           if (this.pausedValue) this.mayHaveMore = true;
           break;
         }
-        for (const job of jobs) this.run(job);
+        for (const job of jobs) if (job.state === 'executing') this.run(job);
         if (jobs.length === demand) this.mayHaveMore = true;
       }
       this.retry.succeeded();

@@ -1,12 +1,11 @@
-import type { Database } from '../db/database';
+import type { Database, Queryable } from '../db/database';
 import type { ClusterStatements } from '../db/cluster-statements';
 import type { InsertRow } from './job-store';
 
-export interface HeartbeatResult {
-  /** This node holds the leader lease. */
-  leader: boolean;
-  /** This node's row had expired before this beat: it may have been taken for dead. */
-  lapsed: boolean;
+/** What one node advertises in its row. */
+export interface NodeAdvert {
+  queues: string[];
+  workers: string[];
 }
 
 export interface RescueCount {
@@ -29,21 +28,10 @@ export class ClusterStore {
     readonly sql: ClusterStatements,
   ) {}
 
-  async heartbeat(
-    node: string,
-    advert: { queues: string[]; workers: string[] },
-    ttl: { node: number; leader: number },
-    wantsLeader: boolean,
-  ): Promise<HeartbeatResult> {
-    const [row] = await this.db.query<HeartbeatResult>(this.sql.heartbeat, [
-      node,
-      advert.queues,
-      advert.workers,
-      ttl.node,
-      ttl.leader,
-      wantsLeader,
-    ]);
-    return { leader: row.leader, lapsed: row.lapsed };
+  /** Takes or renews the leader lease ($ttl ms) if node's own row is alive; true: node holds it now. */
+  async bidForLease(node: string, ttl: number): Promise<boolean> {
+    const [row] = await this.db.query<{ leader: boolean }>(this.sql.bidForLease, [node, ttl]);
+    return row.leader;
   }
 
   /** Gives up the lease if this node holds it; true if it did (and the others were told). */
@@ -52,12 +40,13 @@ export class ClusterStore {
     return rows.length > 0;
   }
 
-  async removeNode(node: string): Promise<void> {
-    await this.db.query(this.sql.removeNode, [node]);
-  }
-
   async rescueJobs(leader: string, nodeTtl: number, limit: number, sweepAfter: number): Promise<RescueCount[]> {
     return this.db.query<RescueCount>(this.sql.rescueJobs, [leader, nodeTtl, limit, sweepAfter]);
+  }
+
+  /** Puts back one batch of the jobs an earlier process under this node's name left executing. */
+  async rescueOwnJobs(node: string, limit: number): Promise<RescueCount[]> {
+    return this.db.query<RescueCount>(this.sql.rescueOwnJobs, [node, limit]);
   }
 
   /** Deletes one batch; returns how many rows went. */
@@ -98,5 +87,53 @@ export class ClusterStore {
   async liveQueues(): Promise<string[]> {
     const rows = await this.db.query<{ queue: string }>(this.sql.liveQueues);
     return rows.map((r) => r.queue);
+  }
+}
+
+/** The statements of a node's own row and name (handed to the heartbeat thread as they are). */
+export type NodeRowStatements = Pick<ClusterStatements, 'beatNode' | 'takeNodeName' | 'nodeAlive' | 'removeNode'>;
+
+/**
+ * A node's own row and name, over one connection: the heartbeat's (its own
+ * session, on its own thread where it can), so the name's advisory lock lives
+ * exactly as long as that session.
+ */
+export class NodeRows {
+  constructor(
+    private readonly db: Queryable,
+    private readonly sql: NodeRowStatements,
+  ) {}
+
+  /**
+   * Renews the node's row. `streakBreak` ms: a beat later than that after
+   * the previous one starts a new unbroken run (as does the `first` beat).
+   * Returns true when the row had expired (the node may have been taken for dead).
+   */
+  async beat(node: string, advert: NodeAdvert, ttl: number, streakBreak: number, first: boolean): Promise<boolean> {
+    const [row] = await this.db.query<{ lapsed: boolean }>(this.sql.beatNode, [
+      node,
+      advert.queues,
+      advert.workers,
+      ttl,
+      streakBreak,
+      first,
+    ]);
+    return row.lapsed;
+  }
+
+  /** Takes the node's name for this session; false: another session holds it. */
+  async takeName(node: string): Promise<boolean> {
+    const [row] = await this.db.query<{ taken: boolean }>(this.sql.takeNodeName, [node]);
+    return row.taken;
+  }
+
+  async alive(node: string): Promise<boolean> {
+    const [row] = await this.db.query<{ alive: boolean }>(this.sql.nodeAlive, [node]);
+    return row.alive;
+  }
+
+  /** A node leaving after its jobs are done: its row goes, so it is not taken for dead. */
+  async remove(node: string): Promise<void> {
+    await this.db.query(this.sql.removeNode, [node]);
   }
 }

@@ -100,4 +100,41 @@ export class PgJobStore implements JobStore {
   liveQueues(): Promise<ReadonlySet<string>> {
     return this.live.get();
   }
+
+  /** See the `reconcileNode` statement; `since` is a `now` it returned before. */
+  async reconcileNode(check: NodeCheck): Promise<NodeCheckResult> {
+    const [row] = await this.db.query<NodeCheckResult>(this.sql.reconcileNode, [
+      check.node,
+      check.running,
+      check.held,
+      check.quietQueues,
+      check.since ?? 'infinity',
+      check.graceMs,
+    ]);
+    return { now: row.now, cancelled: row.cancelled.map(Number), orphans: row.orphans };
+  }
+}
+
+/** What a node asks of its rows (the `reconcileNode` statement). */
+export interface NodeCheck {
+  node: string;
+  /** Jobs running on the node. */
+  running: number[];
+  /** Jobs running or with an outcome still to be written: never orphans. */
+  held: number[];
+  /** Queues with no claim under way. */
+  quietQueues: string[];
+  /** Orphans are claims made since then; undefined: none are looked for. */
+  since: string | undefined;
+  /** Orphans are claims older than this (ms). */
+  graceMs: number;
+}
+
+export interface NodeCheckResult {
+  /** The database's time, exactly (a `since` for later checks). */
+  now: string;
+  /** Running jobs cancelled meanwhile. */
+  cancelled: number[];
+  /** Claimed by the node, yet neither running nor being recorded there. */
+  orphans: Array<{ id: number; queue: string; attempt: number }>;
 }

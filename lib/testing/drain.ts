@@ -74,6 +74,7 @@ export async function drainQueue(target: ObanTarget, options: DrainOptions): Pro
     undefined, // cpu workers too run here: a test wants the outcome, not the pool
     config.node,
     new Logger('Oban'),
+    config.maxResultBytes,
   );
 
   const queries = new TestingQueries(db, config.prefix);

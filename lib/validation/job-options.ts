@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { ObanValidationError } from '../errors';
 import { findNonJson, isPlainObject } from '../json';
 import type { InsertRow } from '../store/job-store';
-import { type Fail, knownKeys, maxAttempts, priority, queueName, tags } from './rules';
+import { type Fail, MAX_DELAY_SECONDS, knownKeys, maxAttempts, priority, queueName, tags } from './rules';
 import { DEFAULT_MAX_ATTEMPTS, type ResolvedWorkerOptions } from './worker-options';
 
 /** Per-job options of `Oban.insert` / `insertAll`. */
@@ -100,8 +100,11 @@ export function validateJob(
     row.scheduled_at = options.scheduledAt.toISOString();
   }
   if (options.scheduleIn !== undefined) {
-    if (typeof options.scheduleIn !== 'number' || !Number.isFinite(options.scheduleIn) || options.scheduleIn < 0) {
-      fail(`scheduleIn must be a number of seconds >= 0, got ${String(options.scheduleIn)}`);
+    const scheduleIn = options.scheduleIn;
+    if (typeof scheduleIn !== 'number' || !(scheduleIn >= 0 && scheduleIn <= MAX_DELAY_SECONDS)) {
+      fail(
+        `scheduleIn must be a number of seconds from 0 to ${MAX_DELAY_SECONDS} (100 years), got ${String(scheduleIn)}`,
+      );
     }
     row.schedule_in = options.scheduleIn;
   }

@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from './rules';
+
 type Fail = (message: string) => never;
 
 /** A number option: `fallback` when unset, else finite and >= `min`; `unit` names it in the message. */
@@ -5,6 +7,18 @@ export function numberOption(value: unknown, name: string, fallback: number, min
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
     fail(`${name} must be a number${unit ? ` of ${unit}` : ''} >= ${min}, got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+/** A duration a Node timer waits for: milliseconds from `min` to 2^31-1 (a longer setTimeout fires at once). */
+export function millisecondsOption(value: unknown, name: string, fallback: number, min: number, fail: Fail): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= min && value <= MAX_TIMER_MS)) {
+    fail(
+      `${name} must be a number of milliseconds from ${min} to ${MAX_TIMER_MS} (the longest a Node timer waits), ` +
+        `got ${describe(value)}`,
+    );
   }
   return value as number;
 }

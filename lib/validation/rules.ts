@@ -5,9 +5,17 @@
  * `fail` that throws the caller's error (ObanConfigError at boot,
  * ObanValidationError on insert) with the caller's prefix.
  */
+import { findUnstorable } from '../json';
+
 export type Fail = (message: string) => never;
 
 const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,127}$/;
+
+/** The longest delay nest-oban schedules (a snooze, a backoff, scheduleIn): 100 years, well inside Postgres's range. */
+export const MAX_DELAY_SECONDS = 100 * 365.25 * 24 * 3600;
+
+/** The longest a Node timer waits in one go (2^31-1 ms): the bound of interval options. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Queue names end up in NOTIFY payloads and log lines: keep them simple. */
 export function queueName(value: unknown, fail: Fail): string {
@@ -33,6 +41,10 @@ export function maxAttempts(value: unknown, fail: Fail): number {
 
 export function tags(value: unknown, fail: Fail): string[] {
   if (!Array.isArray(value) || value.some((t) => typeof t !== 'string')) fail(`tags must be an array of strings`);
+  (value as string[]).forEach((tag, i) => {
+    const problem = findUnstorable(tag, `tags[${i}]`);
+    if (problem) fail(problem);
+  });
   return value as string[];
 }
 

@@ -9,7 +9,12 @@ export function callMainProcess(method: string, args: unknown[]): Promise<unknow
   const callId = nextCallId++;
   return new Promise((resolve, reject) => {
     pending.set(callId, { resolve, reject });
-    send({ type: 'call', callId, method: method as MainProcessCallName, args });
+    try {
+      send({ type: 'call', callId, method: method as MainProcessCallName, args });
+    } catch (error) {
+      pending.delete(callId);
+      throw error; // rejects the call: its arguments cannot cross
+    }
   });
 }
 
@@ -27,6 +32,11 @@ export function settleCall(message: Extract<ParentMessage, { type: 'call-result'
   }
 }
 
-export function send(message: ChildMessage, callback?: () => void): void {
+/**
+ * Sends to the main process; throws only when the message cannot be
+ * serialized. A failed write is ignored: the main process is gone, and
+ * 'disconnect' ends this one.
+ */
+export function send(message: ChildMessage, callback: () => void = () => undefined): void {
   if (process.connected) process.send!(message, undefined, {}, callback);
 }

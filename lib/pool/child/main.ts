@@ -7,11 +7,12 @@
  * It runs only as the process's main module.
  */
 import 'reflect-metadata';
-import { errorInfo, outcomeOfError, outcomeOfReturn } from '../../queue/outcome';
+import { type Outcome, errorInfo, outcomeOfError, outcomeOfReturn } from '../../queue/outcome';
 import { markPoolProcess } from '../../util/process-role';
 import type { ParentMessage } from '../protocol/messages';
 import { type BootedContext, bootContext } from './boot-context';
 import { callMainProcess, send, settleCall } from './channel';
+import { sendOutcome } from './send-outcome';
 
 let booted: BootedContext | undefined;
 let running = 0;
@@ -50,7 +51,7 @@ function startWorkerProcess(): void {
         );
         break;
       case 'run':
-        void run(message.job);
+        run(message.job);
         break;
       case 'call-result':
         settleCall(message);
@@ -65,20 +66,50 @@ function startWorkerProcess(): void {
   });
 }
 
-async function run(job: Extract<ParentMessage, { type: 'run' }>['job']): Promise<void> {
+type RunJob = Extract<ParentMessage, { type: 'run' }>['job'];
+
+function run(job: RunJob): void {
   running++;
-  const worker = booted?.workers.get(job.worker);
-  let outcome;
+  const finish = (outcome: Outcome) => {
+    running--;
+    sendOutcome(job.id, job.worker, outcome);
+  };
+  const outcome = attempt(job);
+  if (outcome instanceof Promise) void outcome.then(finish);
+  else finish(outcome);
+}
+
+/**
+ * The outcome of one attempt; never throws, whatever perform returned or
+ * threw. A synchronous perform's outcome is ready (and sent) at once, before
+ * the next job starts: if a later job kills the process, the main process
+ * already knows this one finished.
+ */
+function attempt(job: RunJob): Outcome | Promise<Outcome> {
   try {
+    const worker = booted?.workers.get(job.worker);
     if (!worker) throw new Error(`worker ${job.worker} is not loaded in worker process ${process.pid}`);
     // Stopping a job here means stopping the process; the signal never fires.
-    outcome = outcomeOfReturn(await worker.perform(job, { signal: new AbortController().signal }), job.worker);
+    const value = worker.perform(job, { signal: new AbortController().signal });
+    if (typeof (value as PromiseLike<unknown> | undefined)?.then !== 'function') {
+      return outcomeOfReturn(value, job.worker);
+    }
+    return Promise.resolve(value)
+      .then((result) => outcomeOfReturn(result, job.worker))
+      .catch(failure(job));
   } catch (error) {
-    outcome = outcomeOfError(error);
-  } finally {
-    running--;
+    return failure(job)(error);
   }
-  send({ type: 'outcome', jobId: job.id, outcome });
+}
+
+function failure(job: RunJob): (error: unknown) => Outcome {
+  return (error) => {
+    try {
+      return outcomeOfError(error);
+    } catch {
+      return { kind: 'failed', error: { message: `Error: ${job.worker}.perform threw a value that cannot be read` } };
+    }
+  };
 }
 
 async function shutdown(): Promise<void> {
