@@ -19,6 +19,33 @@ export type {
 } from './config/options';
 export type { ClusterOptions, CronEntry, PrunerOptions } from './config/cluster-options';
 export { ObanConfigError, ObanError, ObanValidationError } from './errors';
+export { ObanEvents, type ObanEventListener } from './events/oban-events';
+export { OnObanEvent } from './events/on-oban-event.decorator';
+export { ObanLogger, type ObanLogLevel } from './events/oban-logger';
+export {
+  OBAN_EVENT_NAMES,
+  obanChannelName,
+  type CronInsertEvent,
+  type InsertEvent,
+  type JobEventBase,
+  type JobExceptionEvent,
+  type JobStartEvent,
+  type JobStopEvent,
+  type JobStopState,
+  type LeaderElectedEvent,
+  type LeaderResignedEvent,
+  type LifelineRescueEvent,
+  type NotifierConnectedEvent,
+  type NotifierDisconnectedEvent,
+  type ObanEventError,
+  type ObanEventMap,
+  type ObanEventName,
+  type PoolProcessExitedEvent,
+  type PoolProcessStartedEvent,
+  type QueuePauseEvent,
+  type QueueResumeEvent,
+  type QueueScaleEvent,
+} from './events/events';
 export { JobCancelledError, JobTimeoutError } from './queue/abort-reasons';
 export { OBAN_SCHEMA_VERSION, obanMigrations } from '../migrations';
 export { embeddedTypeOrmOptions, type EmbeddedTypeOrmOptions } from './db/pglite-typeorm';

@@ -3,7 +3,6 @@ import {
   Global,
   Inject,
   Injectable,
-  Logger,
   Module,
   type OnApplicationShutdown,
   type Provider,
@@ -16,6 +15,9 @@ import type { Database } from './db/database';
 import { assertSchemaCurrent, migrate } from './db/migrate';
 import { buildClusterStatements } from './db/cluster-statements';
 import { buildStatements } from './db/statements';
+import { ObanEventsExplorer } from './events/events-explorer';
+import { ObanEvents } from './events/oban-events';
+import { logJobOutcomes } from './events/oban-logger';
 import { Oban, type ObanInternals } from './oban.service';
 import {
   OBAN_CONFIG,
@@ -100,7 +102,7 @@ export class ObanCoreModule {
           provide: OBAN_JOB_STORE,
           useFactory: (config: ObanConfig, jobs: PgJobStore, registry: WorkerRegistry) =>
             config.testing === 'inline'
-              ? new InlineJobStore(registry, config.node, new Logger('Oban'), jobs, config.maxResultBytes)
+              ? new InlineJobStore(registry, config.node, config.logger, jobs, config.maxResultBytes)
               : jobs,
           inject: [OBAN_CONFIG, PgJobStore, WorkerRegistry],
         },
@@ -113,15 +115,36 @@ export class ObanCoreModule {
             registry: WorkerRegistry,
             cluster: ClusterStore,
             signals: SignalBus,
-          ): ObanInternals => ({ config, db, jobs, registry, cluster, signals }),
-          inject: [OBAN_CONFIG, OBAN_DATABASE, PgJobStore, WorkerRegistry, ClusterStore, SignalBus],
+            events: ObanEvents,
+          ): ObanInternals => ({ config, db, jobs, registry, cluster, signals, events }),
+          inject: [OBAN_CONFIG, OBAN_DATABASE, PgJobStore, WorkerRegistry, ClusterStore, SignalBus, ObanEvents],
         },
+        {
+          provide: ObanEvents,
+          useFactory: (config: ObanConfig) => {
+            const events = new ObanEvents(config.node, config.logger);
+            if (config.logJobs) logJobOutcomes(events, config.logger);
+            return events;
+          },
+          inject: [OBAN_CONFIG],
+        },
+        ObanEventsExplorer,
         WorkerRegistry,
         SignalBus,
         Oban,
         DatabaseCloser,
       ],
-      exports: [Oban, OBAN_CONFIG, OBAN_DATABASE, OBAN_ROOT_FILE, PgJobStore, ClusterStore, WorkerRegistry, SignalBus],
+      exports: [
+        Oban,
+        ObanEvents,
+        OBAN_CONFIG,
+        OBAN_DATABASE,
+        OBAN_ROOT_FILE,
+        PgJobStore,
+        ClusterStore,
+        WorkerRegistry,
+        SignalBus,
+      ],
     };
   }
 }

@@ -8,7 +8,8 @@ import {
 } from '@nestjs/common';
 import type { ObanConfig } from './config/config';
 import type { Database } from './db/database';
-import type { NodeView, QueueState } from './node-view';
+import { ObanEvents } from './events/oban-events';
+import type { NodeHealth, NodeView, QueueState } from './node-view';
 import { Notifier } from './notifier/notifier';
 import { OBAN_CONFIG, OBAN_DATABASE, OBAN_ROOT_FILE } from './oban.tokens';
 import { Oban } from './oban.service';
@@ -43,7 +44,7 @@ import { WorkerRegistry } from './worker/worker-registry';
  */
 @Injectable()
 export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, NodeView {
-  private readonly logger = new Logger('Oban');
+  private readonly logger: Logger;
   private readonly producers = new Map<string, Producer>();
   private readonly acker: Acker;
   private executor!: Executor; // built at start, once the pool (if any) is up
@@ -55,6 +56,8 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private plugins: Plugin[] = [];
   private unsubscribe: (() => void) | undefined;
   private started = false;
+  /** Started in full, and not stopping: what health checks call running. */
+  private running = false;
 
   constructor(
     @Inject(OBAN_CONFIG) private readonly config: ObanConfig,
@@ -65,12 +68,14 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     @Inject(Oban) private readonly oban: Oban,
     @Inject(OBAN_ROOT_FILE) private readonly rootFile: string | undefined,
     @Inject(ClusterStore) private readonly cluster: ClusterStore,
+    @Inject(ObanEvents) private readonly events: ObanEvents,
     @Optional() @Inject(OBAN_CLOCK) private readonly clock: Clock = systemClock,
   ) {
+    this.logger = config.logger;
     this.acker = new Acker(store, this.logger, (queues) => {
       for (const queue of queues) this.producers.get(queue)?.wake();
     });
-    this.notifier = new Notifier(db, this.logger, config.reconcileInterval);
+    this.notifier = new Notifier(db, this.logger, config.reconcileInterval, events);
     this.stager = new Stager(
       store,
       config.stageInterval,
@@ -84,6 +89,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       config.cluster,
       () => ({ queues: [...this.producers.keys()], workers: this.registry.all().map((w) => w.name) }),
       this.logger,
+      events,
     );
   }
 
@@ -120,6 +126,31 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     return this.pool?.stats() ?? Promise.resolve([]);
   }
 
+  health(): NodeHealth {
+    return {
+      node: this.config.node,
+      testing: this.config.testing,
+      database: this.db.kind,
+      running: this.running,
+      listening: this.notifier.listening,
+      heartbeatAge: this.peer.heartbeatAge,
+      nodeTtl: this.config.cluster.nodeTtl,
+      queues: [...this.producers.keys()],
+    };
+  }
+
+  async pingDatabase(): Promise<void> {
+    await this.db.query('SELECT 1 AS ping');
+  }
+
+  currentLeader(): Promise<string | null> {
+    return this.cluster.currentLeader();
+  }
+
+  backlogAges(queues: string[]): Promise<Map<string, number>> {
+    return this.cluster.backlogAges(queues);
+  }
+
   private async start(): Promise<void> {
     const { config, store } = this;
     if (config.testing !== 'disabled') {
@@ -140,6 +171,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
         config.node,
         this.logger,
         config.maxResultBytes,
+        this.events,
       );
       for (const q of config.queues) {
         const deps = { store, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
@@ -183,12 +215,14 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
         peer: this.peer,
         clock: this.clock,
         logger: this.logger,
+        events: this.events,
       };
       for (const plugin of this.plugins) await plugin.start(ctx);
     } catch (error) {
       await this.stop().catch(() => undefined);
       throw error;
     }
+    this.running = true;
     const processes = this.pool ? `; ${this.pool.size} worker process(es) for cpu workers` : '';
     const queues = [...this.producers.values()]
       .map((p) => `${p.queue}:${p.limit}${p.paused ? ' (paused)' : ''}`)
@@ -203,6 +237,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.running = false;
     this.unsubscribe?.();
     for (const plugin of this.plugins) await plugin.stop();
     // Hand leadership on now rather than after the drain; keep beating so our running jobs stay ours.
@@ -247,6 +282,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       spec,
       (method, args) => this.callFromPool(method, args),
       this.logger,
+      this.events,
     );
     await pool.start();
     return pool;

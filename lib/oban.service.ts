@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 import type { ObanConfig } from './config/config';
 import type { Database, Queryable, Statement } from './db/database';
 import { ObanError, ObanValidationError } from './errors';
+import type { ObanEvents } from './events/oban-events';
 import { JOB_STATES, type Job, type JobArgs, type JobState } from './job';
 import type { NodeView, QueueState } from './node-view';
 import { OBAN_INTERNALS, OBAN_JOB_STORE, OBAN_NODE } from './oban.tokens';
@@ -29,6 +30,7 @@ export interface ObanInternals {
   registry: WorkerRegistry;
   cluster: ClusterStore;
   signals: SignalBus;
+  events: ObanEvents;
 }
 
 /** One job to insert, as the caller gave it; `where` names it in messages. */
@@ -63,8 +65,9 @@ export class Oban {
   private readonly localQueues: Set<string>;
   /** Queues already warned about as run by no live node. */
   private readonly warnedQueues = new Set<string>();
-  private readonly logger = new Logger('Oban');
+  private readonly logger: Logger;
   private readonly registry: WorkerRegistry;
+  private readonly events: ObanEvents;
   private readonly signals: SignalBus;
   private readonly cluster: ClusterStore;
 
@@ -73,7 +76,8 @@ export class Oban {
     @Inject(OBAN_JOB_STORE) private readonly store: JobStore,
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
   ) {
-    ({ registry: this.registry, signals: this.signals, cluster: this.cluster } = internals);
+    ({ registry: this.registry, signals: this.signals, cluster: this.cluster, events: this.events } = internals);
+    this.logger = internals.config.logger;
     this.localQueues = new Set(internals.config.queues.map((q) => q.name));
   }
 
@@ -91,9 +95,11 @@ export class Oban {
   insert(worker: string, args: JobArgs, options?: InsertOptions): Promise<Job>;
   async insert(worker: WorkerClass | string, args: unknown, options: InsertOptions = {}): Promise<Job<any, any>> {
     const where = `insert(${workerLabel(worker)})`;
+    const began = performance.now();
     const rows = await this.buildRows([{ worker, args, options, where }]);
-    const [job] = await this.store.insertJobs(rows, this.via(options.manager, where));
-    return job;
+    const jobs = await this.store.insertJobs(rows, this.via(options.manager, where));
+    if (this.events.has('insert')) this.emitInsert(jobs, false, began);
+    return jobs[0];
   }
 
   /** Stores many jobs in one statement (one round trip) and returns them in input order. */
@@ -110,8 +116,15 @@ export class Oban {
       }
       return { worker, args, options: jobOptions, where };
     });
+    const began = performance.now();
     const rows = await this.buildRows(inputs);
-    return this.store.insertJobs(rows, this.via(options.manager, 'insertAll'));
+    const jobs = await this.store.insertJobs(rows, this.via(options.manager, 'insertAll'));
+    if (this.events.has('insert')) this.emitInsert(jobs, true, began);
+    return jobs;
+  }
+
+  private emitInsert(jobs: Job[], bulk: boolean, began: number): void {
+    this.events.emit('insert', { jobs, bulk, node: this.internals.config.node, duration: performance.now() - began });
   }
 
   async getJob(id: number): Promise<Job | null> {
@@ -215,6 +228,14 @@ export class Oban {
   private async signal(signal: Signal & { queue: string }, change: { paused?: boolean; limit?: number }) {
     await this.cluster.setQueueState(signal.queue, change, signal);
     this.signals.emit(signal);
+    const { node } = this.internals.config;
+    if (signal.action === 'scale') {
+      if (this.events.has('queue.scale'))
+        this.events.emit('queue.scale', { queue: signal.queue, node, limit: signal.limit });
+    } else {
+      const name = signal.action === 'pause' ? 'queue.pause' : 'queue.resume';
+      if (this.events.has(name)) this.events.emit(name, { queue: signal.queue, node });
+    }
   }
 
   /**

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ObanModule } from '../lib';
 import { databaseUrl, typeOrmOptions } from './database';
+import { HealthModule } from './health/health.module';
 import { ReportsModule } from './reports/reports.module';
 import { UsersModule } from './users/users.module';
 
@@ -20,6 +21,7 @@ import { UsersModule } from './users/users.module';
     }),
     UsersModule,
     ReportsModule,
+    HealthModule, // GET /health, /health/live, /health/ready
   ],
 })
 export class AppModule {}

@@ -18,6 +18,7 @@ const LAYERS: Layer[] = [
     name: 'base',
     holds: (f) => oneOf('errors.ts', 'json.ts', 'job.ts', 'snooze-cancel.ts', 'signals.ts')(f) || inFolder('util')(f),
   },
+  { name: 'events', holds: inFolder('events') },
   { name: 'db', holds: (f) => inFolder('db')(f) || f.startsWith('../migrations') },
   { name: 'store', holds: inFolder('store') },
   { name: 'validation', holds: inFolder('validation') },
@@ -40,6 +41,8 @@ const LAYERS: Layer[] = [
       'index.ts',
     ),
   },
+  // nest-oban/health, beside testing (neither imports the other); the main entry loads without @nestjs/terminus.
+  { name: 'health', holds: inFolder('health') },
   { name: 'testing', holds: inFolder('testing') },
   // The pool process's own program: found by path, imported by nothing of the main process.
   { name: 'pool process', holds: inFolder('pool/child') },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { ObanConfigError } from '../errors';
+import { OBAN_LOG_LEVELS, ObanLogger, type ObanLogLevel } from '../events/oban-logger';
 import { booleanOption, describe, integerOption, millisecondsOption } from '../validation/option-checks';
 import { DEFAULT_DATABASE_TIMEOUTS } from '../db/pg-database';
 import { resolveDataDir } from '../db/pglite-instance';
@@ -37,6 +38,10 @@ export interface ObanConfig {
   pgliteDir: string;
   /** Heartbeat, leadership, pruner and cron settings. */
   cluster: ClusterConfig;
+  /** nest-oban's own logger: `logger` (or Nest's) filtered by `logLevel`. */
+  logger: ObanLogger;
+  /** Write one line per job outcome. */
+  logJobs: boolean;
 }
 
 const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
@@ -56,6 +61,9 @@ const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
   'maxResultBytes',
   'testing',
   'pglite',
+  'logger',
+  'logLevel',
+  'logJobs',
   ...CLUSTER_OPTION_KEYS,
 ]);
 
@@ -121,7 +129,24 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     testing: resolveTesting(options.testing, fail),
     pgliteDir: resolvePglite(options.pglite, env, fail),
     cluster: resolveClusterConfig(options),
+    logger: resolveLogger(options.logger, options.logLevel, fail),
+    logJobs: booleanOption(options.logJobs, 'logJobs', false, fail),
   };
+}
+
+function resolveLogger(logger: unknown, level: unknown, fail: (m: string) => never): ObanLogger {
+  if (logger !== undefined && (!isObject(logger) || typeof (logger as { log?: unknown }).log !== 'function')) {
+    fail(`logger must be a Nest LoggerService (an object with log, error and warn methods), got ${describe(logger)}`);
+  }
+  for (const method of ['error', 'warn'] as const) {
+    if (logger !== undefined && typeof (logger as Record<string, unknown>)[method] !== 'function') {
+      fail(`logger must be a Nest LoggerService: it has no ${method}() method`);
+    }
+  }
+  if (level !== undefined && !OBAN_LOG_LEVELS.includes(level as ObanLogLevel)) {
+    fail(`logLevel must be one of ${OBAN_LOG_LEVELS.map((l) => `'${l}'`).join(', ')}, got ${describe(level)}`);
+  }
+  return new ObanLogger(logger as ObanLogger | undefined, level as ObanLogLevel | undefined);
 }
 
 /** Parses `'default:10,heavy:16'`. */

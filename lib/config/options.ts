@@ -1,6 +1,7 @@
-import type { ModuleMetadata, Type } from '@nestjs/common';
+import type { LoggerService, ModuleMetadata, Type } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
+import type { ObanLogLevel } from '../events/oban-logger';
 import type { ClusterOptions } from './cluster-options';
 
 /** A queue's settings: a limit, or an object with the limit and whether it starts paused. */
@@ -77,6 +78,16 @@ export interface ObanModuleOptions extends ClusterOptions {
    * `nest-oban/testing`. Default `'disabled'`: queues run.
    */
   testing?: TestingMode;
+  /** Where nest-oban's own lines go (context `Oban`). Default: Nest's `Logger`, so the app's logger. */
+  logger?: LoggerService;
+  /**
+   * The least severe of nest-oban's own lines written: `'verbose'`, `'debug'`,
+   * `'log'`, `'warn'`, `'error'`, `'fatal'` or `'silent'`. Default `'verbose'`
+   * (all; the app's Nest log levels still apply).
+   */
+  logLevel?: ObanLogLevel;
+  /** One JSON line per job attempt's end (`job.stop`), through `logger`. Default false. */
+  logJobs?: boolean;
 }
 
 export type TestingMode = 'disabled' | 'inline' | 'manual';

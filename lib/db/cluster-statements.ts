@@ -31,15 +31,15 @@ export function buildClusterStatements(prefix: string) {
         meta = j.meta || jsonb_build_object('rescued', COALESCE((j.meta->>'rescued')::int, 0) + 1)
       FROM orphans
       WHERE j.id = orphans.id AND j.state = 'executing'
-      RETURNING j.queue, j.state
+      RETURNING j.queue, j.state, j.attempted_by[1] AS node
     )
-    SELECT queue,
+    SELECT queue, node,
            count(*) FILTER (WHERE state = 'available')::int AS available,
            count(*) FILTER (WHERE state = 'discarded')::int AS discarded,
            CASE WHEN count(*) FILTER (WHERE state = 'available') > 0
                 THEN pg_notify('${insertChannel}', queue) END AS notified
     FROM rescued
-    GROUP BY queue`;
+    GROUP BY queue, node`;
   /** The caller ($n) holds an unexpired lease: leader-only writes check it in the database too. */
   const isLeader = (param: string) =>
     `EXISTS (SELECT 1 FROM ${peers} WHERE name = 'oban' AND node = ${param} AND expires_at > now())`;
@@ -249,5 +249,30 @@ export function buildClusterStatements(prefix: string) {
 
     /** Queues some live node runs. */
     liveQueues: named('live_queues', `SELECT DISTINCT unnest(queues) AS queue FROM ${nodes} WHERE expires_at > now()`),
+
+    /** The node holding an unexpired leader lease, if any (a health check's question). */
+    currentLeader: named('current_leader', `SELECT node FROM ${peers} WHERE name = 'oban' AND expires_at > now()`),
+
+    /**
+     * For each queue of $1 with a backlog: the age in ms of its oldest job
+     * `available` since a moment passed (scheduled_at). One probe of the
+     * (state, queue, priority, scheduled_at, id) index per queue and priority
+     * (0 to 9), so the cost does not grow with the backlog.
+     */
+    backlogAges: named(
+      'backlog_ages',
+      `
+    SELECT q.queue, (extract(epoch FROM now() - min(oldest.scheduled_at)) * 1000)::float8 AS age_ms
+    FROM unnest($1::text[]) AS q(queue)
+    CROSS JOIN generate_series(0, 9) AS p(priority)
+    CROSS JOIN LATERAL (
+      SELECT j.scheduled_at FROM ${jobs} AS j
+      WHERE j.state = 'available' AND j.queue = q.queue AND j.priority = p.priority AND j.scheduled_at <= now()
+      ORDER BY j.scheduled_at
+      LIMIT 1
+    ) AS oldest
+    GROUP BY q.queue
+    `,
+    ),
   };
 }

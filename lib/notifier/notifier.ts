@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { Database, ListenConnection, Notification } from '../db/database';
+import { ObanEvents } from '../events/oban-events';
 import { Retry } from '../util/retry';
 import { Ticker } from '../util/ticker';
 
@@ -23,6 +24,7 @@ export class Notifier {
     private readonly db: Database,
     private readonly logger: Logger,
     pingInterval: number,
+    private readonly events: ObanEvents = new ObanEvents(),
   ) {
     this.retry = new Retry('the notification connection (LISTEN; polling meanwhile)', logger);
     // A failed ping ends the connection, and the reconnect's retry reports it: nothing to add here.
@@ -40,6 +42,11 @@ export class Notifier {
 
   onReconnect(handler: () => void): void {
     this.reconnectHandlers.push(handler);
+  }
+
+  /** The LISTEN connection is up now (false while it reconnects, and before start or after stop). */
+  get listening(): boolean {
+    return this.connection !== undefined;
   }
 
   /** Connects; if that fails the node still starts (polling covers) and keeps trying. */
@@ -76,13 +83,22 @@ export class Notifier {
     }
     this.connection = connection;
     this.retry.succeeded();
+    if (this.events.has('notifier.connected')) {
+      this.events.emit('notifier.connected', { node: this.events.node, reconnect: isReconnect });
+    }
     if (isReconnect) for (const handler of this.reconnectHandlers) handler();
   }
 
   private lost(connection: ListenConnection | undefined, error?: Error): void {
     if (connection && this.connection !== connection) return;
+    const wasUp = this.connection !== undefined;
     this.connection = undefined;
     if (this.stopped) return;
+    if (wasUp && this.events.has('notifier.disconnected')) {
+      const why = error ?? new Error('connection closed');
+      const lost = { message: `${why.name}: ${why.message}`, stack: why.stack };
+      this.events.emit('notifier.disconnected', { node: this.events.node, error: lost });
+    }
     const delay = this.retry.failed(error ?? new Error('connection closed'), 'warn');
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => void this.connect(true), delay);

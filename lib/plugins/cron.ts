@@ -116,7 +116,7 @@ export class CronPlugin implements Plugin {
   }
 
   private async insertDue(): Promise<void> {
-    const { peer, cluster, clock, logger } = this.ctx;
+    const { peer, cluster, clock, logger, events } = this.ctx;
     if (!peer.isLeader) return;
     const now = clock.now();
     for (const entry of this.entries) {
@@ -126,8 +126,12 @@ export class CronPlugin implements Plugin {
         const at = new Date(slot);
         const row = { ...entry.row, meta: { ...entry.row.meta, cron: entry.name, cron_slot: at.toISOString() } };
         const id = await cluster.insertCronJob(entry.name, at, peer.node, row);
-        if (id !== null && slot < now - 60_000) {
+        const missed = slot < now - 60_000;
+        if (id !== null && missed) {
           logger.log(`cron '${entry.name}': inserted missed slot ${at.toISOString()} (job ${id})`);
+        }
+        if (id !== null && events.has('cron.insert')) {
+          events.emit('cron.insert', { node: peer.node, name: entry.name, slot: at, jobId: id, missed });
         }
         entry.doneUntil = slot;
       }

@@ -1,12 +1,13 @@
 import type { Logger } from '@nestjs/common';
 import type { ClusterConfig } from '../config/cluster-config';
 import { ObanConfigError } from '../errors';
+import { ObanEvents } from '../events/oban-events';
 import type { ClusterStore, NodeAdvert } from '../store/cluster-store';
 import { Retry } from '../util/retry';
 import { rescueJobsOfEarlierRun } from './lifeline';
 import { createLiveness } from './liveness/create-liveness';
 import { heartbeatLog } from './liveness/heartbeat-log';
-import type { NodeLiveness } from './liveness/liveness';
+import type { HeartbeatListener, NodeLiveness } from './liveness/liveness';
 import type { JoinResult } from './liveness/node-heartbeat';
 import type { LeaderView } from './plugin';
 
@@ -55,6 +56,8 @@ export class Peer implements LeaderView {
   private readonly margin: number;
   private readonly electedHandlers: Array<() => void> = [];
   private readonly changeHandlers: Array<(change: LeadershipChange) => void> = [];
+  /** When (monotonic ms) the node's heartbeat last succeeded, or undefined before the first. */
+  private lastBeat: number | undefined;
 
   constructor(
     private readonly cluster: ClusterStore,
@@ -62,6 +65,7 @@ export class Peer implements LeaderView {
     private readonly config: ClusterConfig,
     private readonly advert: () => NodeAdvert,
     private readonly logger: Logger,
+    private readonly events: ObanEvents = new ObanEvents(node),
   ) {
     this.wantsLeader = config.leader;
     this.margin = Math.max(50, Math.round(config.leaderTtl / 10));
@@ -77,6 +81,11 @@ export class Peer implements LeaderView {
     return this.isLeader
       ? { node: this.node, leader: true, since: this.leaderSince, until: this.leaderUntil }
       : { node: this.node, leader: false, until: Date.now() };
+  }
+
+  /** Ms since the node's heartbeat last succeeded (its row renewed), or null before the first. */
+  get heartbeatAge(): number | null {
+    return this.lastBeat === undefined ? null : performance.now() - this.lastBeat;
   }
 
   onElected(handler: () => void): void {
@@ -96,13 +105,18 @@ export class Peer implements LeaderView {
     this.stopped = false;
     const { heartbeatInterval, nodeTtl } = this.config;
     const settings = { node: this.node, advert: this.advert(), heartbeatInterval, nodeTtl };
-    this.liveness = createLiveness(this.cluster, settings, heartbeatLog(this.node, nodeTtl, this.logger), this.logger);
+    const log = heartbeatLog(this.node, nodeTtl, this.logger);
+    const listener: HeartbeatListener = (event) => {
+      if (event.type === 'beat') this.lastBeat = performance.now();
+      log(event);
+    };
+    this.liveness = createLiveness(this.cluster, settings, listener, this.logger);
     let joined: JoinResult;
     try {
       joined = await this.liveness.join();
       if (joined === 'joined') {
         this.joined = true;
-        await rescueJobsOfEarlierRun(this.cluster, this.node, this.logger);
+        await rescueJobsOfEarlierRun(this.cluster, this.node, this.logger, this.events);
         await this.bidOnce();
       }
     } catch (error) {
@@ -227,6 +241,9 @@ export class Peer implements LeaderView {
     if (!wasLeader) {
       this.leaderSince = Date.now();
       this.logger.log(`node ${this.node} is now leader`);
+      if (this.events.has('leader.elected')) {
+        this.events.emit('leader.elected', { node: this.node, since: this.leaderSince });
+      }
     }
     this.emit({ node: this.node, leader: true, since: this.leaderSince, until: this.leaderUntil });
     if (!wasLeader) for (const handler of this.electedHandlers) handler();
@@ -238,6 +255,7 @@ export class Peer implements LeaderView {
     this.leaderUntil = 0;
     this.leaseEnds = 0;
     this.emit({ node: this.node, leader: false, until });
+    if (this.events.has('leader.resigned')) this.events.emit('leader.resigned', { node: this.node, until });
   }
 
   private emit(change: LeadershipChange): void {

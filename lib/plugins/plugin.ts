@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { ObanConfig } from '../config/config';
+import type { ObanEvents } from '../events/oban-events';
 import type { ClusterStore } from '../store/cluster-store';
 import type { Clock } from '../util/clock';
 import type { WorkerRegistry } from '../worker/worker-registry';
@@ -20,6 +21,7 @@ export interface PluginContext {
   peer: LeaderView;
   clock: Clock;
   logger: Logger;
+  events: ObanEvents;
 }
 
 /**

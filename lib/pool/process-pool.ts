@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { Logger } from '@nestjs/common';
 import { ObanConfigError } from '../errors';
+import { ObanEvents } from '../events/oban-events';
 import type { Job } from '../job';
 import type { JobRunner } from '../queue/job-runner';
 import type { Outcome } from '../queue/outcome';
@@ -18,6 +19,8 @@ import type { PoolProcessStats } from './protocol/stats';
 interface Waiting {
   job: Job;
   resolve: (outcome: Outcome) => void;
+  /** Told when the job is handed to a process. */
+  started?: () => void;
 }
 
 const BOOT_TIMEOUT_MS = 60_000;
@@ -66,6 +69,7 @@ export class ProcessPool implements JobRunner {
     /** Carries out the `Oban` calls of jobs running in the processes. */
     private readonly onCall: CallHandler,
     private readonly logger: Logger,
+    private readonly events: ObanEvents = new ObanEvents(),
   ) {
     this.slots = new Array(size).fill(undefined);
     this.failures = new Array(size).fill(0);
@@ -94,9 +98,9 @@ export class ProcessPool implements JobRunner {
     );
   }
 
-  run(job: Job, _worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome> {
+  run(job: Job, _worker: RegisteredWorker, signal: AbortSignal, started?: () => void): Promise<Outcome> {
     return new Promise((resolve) => {
-      const entry: Waiting = { job, resolve };
+      const entry: Waiting = { job, resolve, started };
       signal.addEventListener('abort', () => this.stopJob(entry), { once: true });
       this.waiting.push(entry);
       this.dispatch();
@@ -135,7 +139,9 @@ export class ProcessPool implements JobRunner {
 
   private runIn(process: PoolChild, entry: Waiting, suspect: boolean): void {
     if (suspect) this.isolating.add(process);
-    process.run(entry.job).then((end) => {
+    const end = process.run(entry.job);
+    entry.started?.();
+    end.then((end) => {
       this.isolating.delete(process);
       entry.resolve(this.suspects.outcomeOf(entry.job, end));
       if (this.waiting.length > 0) this.dispatch();
@@ -194,7 +200,12 @@ export class ProcessPool implements JobRunner {
     });
     this.slots[slot] = process;
     process.ready.then(
-      () => this.dispatch(),
+      () => {
+        if (this.events.has('pool.process.started')) {
+          this.events.emit('pool.process.started', { node: this.events.node, pid: process.pid, slot });
+        }
+        this.dispatch();
+      },
       () => undefined, // reported by start() at boot, by onExit later
     );
     return process;
@@ -204,6 +215,12 @@ export class ProcessPool implements JobRunner {
     if (this.slots[slot] === process) this.slots[slot] = undefined;
     this.isolating.delete(process);
     if (this.draining === process) this.draining = undefined;
+    if (this.events.has('pool.process.exited')) {
+      const { node } = this.events;
+      const held = jobs.map((j) => j.id);
+      const stopped = this.stopping || process.wasStopped;
+      this.events.emit('pool.process.exited', { node, pid: process.pid, slot, code, signal, jobs: held, stopped });
+    }
     if (this.stopping) return;
     // Stopping a process for a timeout or cancel is no sign of trouble, nor is
     // a death charged to the jobs it held (their retries' backoff paces them);

@@ -1,4 +1,6 @@
 import type { Logger } from '@nestjs/common';
+import type { JobEventBase, JobStopEvent } from '../events/events';
+import { ObanEvents } from '../events/oban-events';
 import type { Job } from '../job';
 import { isPlainObject } from '../json';
 import type { AckRow } from '../store/pg-job-store';
@@ -8,7 +10,13 @@ import type { RegisteredWorker, WorkerRegistry } from '../worker/worker-registry
 import { defaultBackoff } from './backoff';
 import { JobCancelledError, JobTimeoutError, ShutdownError } from './abort-reasons';
 import type { JobRunner } from './job-runner';
-import { type Outcome, errorInfo, toAckRow } from './outcome';
+import { type ErrorInfo, type Outcome, errorInfo, toAckRow } from './outcome';
+
+/** One attempt's events in the making: what job.start said, and when (monotonic) it began. */
+interface JobSpan {
+  base: JobEventBase;
+  began: number;
+}
 
 /** Where outcomes go: the Acker in a running node; the testing helpers pass their own. */
 export interface OutcomeSink {
@@ -34,6 +42,8 @@ export class Executor {
     private readonly logger: Logger,
     /** A completed job's result may take this many bytes of JSON; a larger one fails the attempt. */
     private readonly maxResultBytes: number,
+    /** Where job.start, job.stop and job.exception go (nothing is built when no one listens). */
+    private readonly events: ObanEvents = new ObanEvents(node),
   ) {}
 
   /** Runs one claimed job; resolves (never rejects) when its slot is free again. */
@@ -41,21 +51,94 @@ export class Executor {
     const worker = this.registry.get(job.worker);
     const unrunnable = worker ? unrunnableReason(job) : this.unknownWorker(job);
     if (unrunnable || !worker) {
-      this.acker.ack(toAckRow(job, { kind: 'discarded', error: { message: unrunnable! } }));
+      const outcome: Outcome = { kind: 'discarded', error: { message: unrunnable! } };
+      const row = toAckRow(job, outcome);
+      this.acker.ack(row);
+      // It never ran: no job.start, and a job.stop of no duration.
+      if (this.watching()) this.emitEnd(this.span(job, false), outcome, row, undefined);
       return;
     }
     const controller = new AbortController();
     this.running.set(job.id, controller);
+    const runner = worker.options.cpu && this.pool ? this.pool : this.inProcess;
+    let span: JobSpan | undefined;
+    const started = this.watching()
+      ? () => {
+          span = this.span(job, runner === this.pool);
+          if (this.events.has('job.start')) this.events.emit('job.start', span.base);
+        }
+      : undefined;
+    let outcome: Outcome | null;
+    let row: AckRow | null = null;
     try {
-      const outcome = await this.attempt(job, worker, controller);
-      if (outcome) this.acker.ack(toAckRow(job, outcome, outcome.kind === 'failed' ? this.backoff(job, worker) : 0));
+      outcome = await this.attempt(job, worker, runner, controller, started);
+      if (outcome) {
+        row = toAckRow(job, outcome, outcome.kind === 'failed' ? this.backoff(job, worker) : 0);
+        this.acker.ack(row);
+      }
     } catch (error) {
       // Never leave the job executing: whatever went wrong here is the attempt's failure.
-      const outcome: Outcome = { kind: 'failed', error: errorInfo(error) };
-      this.acker.ack(toAckRow(job, outcome, this.backoff(job, worker)));
+      outcome = { kind: 'failed', error: errorInfo(error) };
+      row = toAckRow(job, outcome, this.backoff(job, worker));
+      this.acker.ack(row);
     } finally {
       this.running.delete(job.id);
     }
+    // An attempt that ended before its code ran (a bad timeout, stopped while waiting for a worker process)
+    // has a job.stop but no job.start.
+    if (!span && outcome && this.watching()) span = this.span(job, runner === this.pool);
+    if (span) this.emitEnd(span, outcome, row, controller.signal.reason);
+  }
+
+  /** Whether anyone listens to a job event: only then are payloads built. */
+  private watching(): boolean {
+    const { events } = this;
+    return events.has('job.stop') || events.has('job.start') || events.has('job.exception');
+  }
+
+  private span(job: Job, cpu: boolean): JobSpan {
+    const queueTime = job.attemptedAt ? Math.max(0, job.attemptedAt.getTime() - job.scheduledAt.getTime()) : 0;
+    const base: JobEventBase = {
+      job,
+      node: this.node,
+      queue: job.queue,
+      worker: job.worker,
+      attempt: job.attempt,
+      cpu,
+      startTime: Date.now(),
+      queueTime,
+      spanContext: {},
+    };
+    return { base, began: performance.now() };
+  }
+
+  /** job.exception (when the attempt failed) and job.stop. */
+  private emitEnd(span: JobSpan, outcome: Outcome | null, row: AckRow | null, abortReason: unknown): void {
+    const duration = performance.now() - span.began;
+    const stop: JobStopEvent = { ...span.base, duration, state: 'released', jobState: row?.state ?? null };
+    const failed = (error: ErrorInfo) => {
+      stop.state = row?.state === 'discarded' ? 'discard' : 'failure';
+      stop.error = error;
+      if (this.events.has('job.exception')) {
+        this.events.emit('job.exception', { ...span.base, duration, state: stop.state, error });
+      }
+    };
+    if (outcome === null) {
+      // Nothing written: cancelled while running (the row says so already), or left running at shutdown.
+      if (abortReason instanceof JobCancelledError) stop.state = 'cancelled';
+    } else if (outcome.kind === 'completed') {
+      stop.state = 'completed';
+      stop.result = outcome.result;
+    } else if (outcome.kind === 'failed' || outcome.kind === 'discarded') {
+      failed(outcome.error);
+    } else if (outcome.kind === 'snoozed') {
+      stop.state = 'snoozed';
+      stop.snooze = outcome.seconds;
+    } else if (outcome.kind === 'cancelled') {
+      stop.state = 'cancelled';
+      stop.error = { message: `JobCancel: ${outcome.reason}` };
+    }
+    if (this.events.has('job.stop')) this.events.emit('job.stop', stop);
   }
 
   private unknownWorker(job: Job): string {
@@ -83,8 +166,13 @@ export class Executor {
     for (const controller of this.running.values()) controller.abort(new ShutdownError());
   }
 
-  private attempt(job: Job, worker: RegisteredWorker, controller: AbortController): Promise<Outcome | null> {
-    const runner = worker.options.cpu && this.pool ? this.pool : this.inProcess;
+  private attempt(
+    job: Job,
+    worker: RegisteredWorker,
+    runner: JobRunner,
+    controller: AbortController,
+    started: (() => void) | undefined,
+  ): Promise<Outcome | null> {
     const timeout = this.timeout(job, worker);
     if (typeof timeout === 'string') return Promise.resolve({ kind: 'failed', error: { message: timeout } });
     const signal = controller.signal;
@@ -106,7 +194,7 @@ export class Executor {
         const abort = () => controller.abort(new JobTimeoutError(worker.name, job.id, timeout));
         clearTimer = setLongTimeout(abort, timeout);
       }
-      runner.run(job, worker, signal).then(
+      runner.run(job, worker, signal, started).then(
         (outcome) =>
           settle(signal.aborted ? abortOutcome(signal.reason, runner.stoppable) : this.checkSize(outcome, worker)),
         (error) =>

@@ -13,8 +13,9 @@ export interface JobRunner {
   /**
    * Resolves with the attempt's outcome. When `signal` aborts, the caller stops
    * waiting; a runner that can stop the work (a worker process) does so.
+   * `started` is called when the job's code begins to run (for the events' timing).
    */
-  run(job: Job, worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome>;
+  run(job: Job, worker: RegisteredWorker, signal: AbortSignal, started?: () => void): Promise<Outcome>;
 }
 
 /** Calls `perform` on the worker instance in the main process. */
@@ -25,8 +26,9 @@ export class InProcessRunner implements JobRunner {
   /** @param onFailure told what `perform` threw when the attempt failed (the testing helpers rethrow it). */
   constructor(private readonly onFailure?: (thrown: unknown) => void) {}
 
-  async run(job: Job, worker: RegisteredWorker, signal: AbortSignal): Promise<Outcome> {
+  async run(job: Job, worker: RegisteredWorker, signal: AbortSignal, started?: () => void): Promise<Outcome> {
     try {
+      started?.();
       return outcomeOfReturn(await worker.instance.perform(job, { signal }), worker.name);
     } catch (error) {
       const outcome = outcomeOfError(error);

@@ -10,6 +10,8 @@ export interface NodeAdvert {
 
 export interface RescueCount {
   queue: string;
+  /** The node that left them executing (`attempted_by[1]`). */
+  node: string | null;
   available: number;
   discarded: number;
 }
@@ -87,6 +89,19 @@ export class ClusterStore {
   async liveQueues(): Promise<string[]> {
     const rows = await this.db.query<{ queue: string }>(this.sql.liveQueues);
     return rows.map((r) => r.queue);
+  }
+
+  /** The node holding the leader lease now, or null when none does. */
+  async currentLeader(): Promise<string | null> {
+    const [row] = await this.db.query<{ node: string }>(this.sql.currentLeader);
+    return row?.node ?? null;
+  }
+
+  /** Age in ms of the oldest due `available` job of each of `queues` that has one. */
+  async backlogAges(queues: string[]): Promise<Map<string, number>> {
+    if (queues.length === 0) return new Map();
+    const rows = await this.db.query<{ queue: string; age_ms: number }>(this.sql.backlogAges, [queues]);
+    return new Map(rows.map((r) => [r.queue, Math.max(0, Number(r.age_ms))]));
   }
 }
 
