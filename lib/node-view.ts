@@ -1,5 +1,6 @@
 import type { TestingMode } from './config/options';
 import type { PoolProcessStats } from './pool/protocol/stats';
+import type { JobCounts } from './store/cluster-store';
 
 /** What a queue looks like on this node, as `Oban.checkQueue` reports it. */
 export interface QueueState {
@@ -41,4 +42,6 @@ export interface NodeView {
   currentLeader(): Promise<string | null>;
   /** Age in ms of the oldest due `available` job of each of `queues` that has one. */
   backlogAges(queues: string[]): Promise<Map<string, number>>;
+  /** Jobs per state and queue, cluster-wide: exact up to `estimateAbove` rows, the planner's estimates above (nest-oban/metrics). */
+  jobCounts(estimateAbove: number): Promise<JobCounts>;
 }

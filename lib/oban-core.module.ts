@@ -16,6 +16,7 @@ import { assertSchemaCurrent, migrate } from './db/migrate';
 import { buildClusterStatements } from './db/cluster-statements';
 import { buildStatements } from './db/statements';
 import { ObanEventsExplorer } from './events/events-explorer';
+import { ObanHooks } from './events/hooks';
 import { ObanEvents } from './events/oban-events';
 import { logJobOutcomes } from './events/oban-logger';
 import { Oban, type ObanInternals } from './oban.service';
@@ -73,6 +74,7 @@ export class ObanCoreModule {
               poolSize: config.poolSize,
               timeouts: { statement: config.statementTimeout, connect: config.connectTimeout },
               none: config.testing === 'inline' && config.connection === undefined,
+              logger: config.logger,
             });
             try {
               if (db.kind === 'none') return db;
@@ -116,9 +118,21 @@ export class ObanCoreModule {
             cluster: ClusterStore,
             signals: SignalBus,
             events: ObanEvents,
-          ): ObanInternals => ({ config, db, jobs, registry, cluster, signals, events }),
-          inject: [OBAN_CONFIG, OBAN_DATABASE, PgJobStore, WorkerRegistry, ClusterStore, SignalBus, ObanEvents],
+            hooks: ObanHooks,
+          ): ObanInternals => ({ config, db, jobs, registry, cluster, signals, events, hooks }),
+          inject: [
+            OBAN_CONFIG,
+            OBAN_DATABASE,
+            PgJobStore,
+            WorkerRegistry,
+            ClusterStore,
+            SignalBus,
+            ObanEvents,
+            ObanHooks,
+          ],
         },
+        // Empty unless an integration (nest-oban/tracing) registers into it.
+        { provide: ObanHooks, useFactory: () => new ObanHooks() },
         {
           provide: ObanEvents,
           useFactory: (config: ObanConfig) => {
@@ -137,6 +151,7 @@ export class ObanCoreModule {
       exports: [
         Oban,
         ObanEvents,
+        ObanHooks,
         OBAN_CONFIG,
         OBAN_DATABASE,
         OBAN_ROOT_FILE,

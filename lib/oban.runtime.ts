@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import type { ObanConfig } from './config/config';
 import type { Database } from './db/database';
+import { ObanHooks } from './events/hooks';
 import { ObanEvents } from './events/oban-events';
 import type { NodeHealth, NodeView, QueueState } from './node-view';
 import { Notifier } from './notifier/notifier';
@@ -29,7 +30,7 @@ import { Producer } from './queue/producer';
 import { Reconciler } from './queue/reconciler';
 import { Stager } from './queue/stager';
 import { type Signal, SignalBus } from './signals';
-import { ClusterStore } from './store/cluster-store';
+import { ClusterStore, type JobCounts } from './store/cluster-store';
 import { PgJobStore } from './store/pg-job-store';
 import { type Clock, OBAN_CLOCK, systemClock } from './util/clock';
 import { WorkerRegistry } from './worker/worker-registry';
@@ -69,6 +70,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     @Inject(OBAN_ROOT_FILE) private readonly rootFile: string | undefined,
     @Inject(ClusterStore) private readonly cluster: ClusterStore,
     @Inject(ObanEvents) private readonly events: ObanEvents,
+    @Inject(ObanHooks) private readonly hooks: ObanHooks,
     @Optional() @Inject(OBAN_CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.logger = config.logger;
@@ -151,6 +153,10 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     return this.cluster.backlogAges(queues);
   }
 
+  jobCounts(estimateAbove: number): Promise<JobCounts> {
+    return this.cluster.jobCounts(estimateAbove);
+  }
+
   private async start(): Promise<void> {
     const { config, store } = this;
     if (config.testing !== 'disabled') {
@@ -172,6 +178,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
         this.logger,
         config.maxResultBytes,
         this.events,
+        this.hooks,
       );
       for (const q of config.queues) {
         const deps = { store, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
@@ -206,7 +213,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       await this.peer.start();
       for (const producer of this.producers.values()) producer.start();
       this.stager.start();
-      this.plugins = [new Lifeline(), new CronPlugin(crontab)];
+      this.plugins = [new Lifeline(), new CronPlugin(crontab, this.hooks)];
       if (config.cluster.pruner) this.plugins.push(new Pruner(config.cluster.pruner));
       const ctx = {
         config,

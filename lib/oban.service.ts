@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 import type { ObanConfig } from './config/config';
 import type { Database, Queryable, Statement } from './db/database';
 import { ObanError, ObanValidationError } from './errors';
+import type { InsertCall, ObanHooks } from './events/hooks';
 import type { ObanEvents } from './events/oban-events';
 import { JOB_STATES, type Job, type JobArgs, type JobState } from './job';
 import type { NodeView, QueueState } from './node-view';
@@ -31,6 +32,8 @@ export interface ObanInternals {
   cluster: ClusterStore;
   signals: SignalBus;
   events: ObanEvents;
+  /** The insert hook (tracing), when an integration registered one. */
+  hooks?: ObanHooks;
 }
 
 /** One job to insert, as the caller gave it; `where` names it in messages. */
@@ -97,7 +100,7 @@ export class Oban {
     const where = `insert(${workerLabel(worker)})`;
     const began = performance.now();
     const rows = await this.buildRows([{ worker, args, options, where }]);
-    const jobs = await this.store.insertJobs(rows, this.via(options.manager, where));
+    const jobs = await this.write('insert', rows, this.via(options.manager, where));
     if (this.events.has('insert')) this.emitInsert(jobs, false, began);
     return jobs[0];
   }
@@ -118,9 +121,16 @@ export class Oban {
     });
     const began = performance.now();
     const rows = await this.buildRows(inputs);
-    const jobs = await this.store.insertJobs(rows, this.via(options.manager, 'insertAll'));
+    const jobs = await this.write('insertAll', rows, this.via(options.manager, 'insertAll'));
     if (this.events.has('insert')) this.emitInsert(jobs, true, began);
     return jobs;
+  }
+
+  /** Writes the rows, through the insert hook when one is registered (it may add to each row's meta). */
+  private write(operation: InsertCall['operation'], rows: InsertRow[], via: Queryable | undefined): Promise<Job[]> {
+    const hook = this.internals.hooks?.insert;
+    const write = () => this.store.insertJobs(rows, via);
+    return hook ? hook({ operation, rows }, write, (jobs) => jobs.map((j) => j.id)) : write();
   }
 
   private emitInsert(jobs: Job[], bulk: boolean, began: number): void {

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ObanModule } from '../lib';
 import { databaseUrl, typeOrmOptions } from './database';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ReportsModule } from './reports/reports.module';
 import { UsersModule } from './users/users.module';
 
@@ -22,6 +23,7 @@ import { UsersModule } from './users/users.module';
     UsersModule,
     ReportsModule,
     HealthModule, // GET /health, /health/live, /health/ready
+    MetricsModule, // GET /metrics (Prometheus)
   ],
 })
 export class AppModule {}

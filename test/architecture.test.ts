@@ -43,6 +43,10 @@ const LAYERS: Layer[] = [
   },
   // nest-oban/health, beside testing (neither imports the other); the main entry loads without @nestjs/terminus.
   { name: 'health', holds: inFolder('health') },
+  // nest-oban/tracing, beside health; the main entry loads without @opentelemetry/api.
+  { name: 'tracing', holds: inFolder('tracing') },
+  // nest-oban/metrics, beside health and testing; the main entry loads without prom-client.
+  { name: 'metrics', holds: inFolder('metrics') },
   { name: 'testing', holds: inFolder('testing') },
   // The pool process's own program: found by path, imported by nothing of the main process.
   { name: 'pool process', holds: inFolder('pool/child') },

@@ -69,6 +69,7 @@ export function stepsFor(system: SystemName, plan: BenchPlan, mode: BenchMode): 
     for (let r = 1; r <= plan.runs; r++) steps.push(`insertAll ${plan.coreJobs}, run ${r}/${plan.runs}`);
     for (let r = 1; r <= plan.runs; r++) {
       steps.push(`drain ${plan.coreJobs} at limit ${plan.coreLimit}, run ${r}/${plan.runs}`);
+      steps.push(`drain ${plan.coreJobs} at limit ${plan.coreLimit}, events + metrics on, run ${r}/${plan.runs}`);
     }
   }
   return steps;

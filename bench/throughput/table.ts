@@ -43,6 +43,13 @@ export function rowSpecs(plan: BenchPlan): RowSpec[] {
       better: 'higher',
       only: ['nest-oban'],
     },
+    {
+      key: 'observedDrain',
+      label: `the same, a job.stop listener and ObanMetricsModule on (issue 14)`,
+      unit: 'jobs/s',
+      better: 'higher',
+      only: ['nest-oban'],
+    },
   ];
 }
 

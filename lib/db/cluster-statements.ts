@@ -274,5 +274,34 @@ export function buildClusterStatements(prefix: string) {
     GROUP BY q.queue
     `,
     ),
+
+    /** The planner's estimate of the rows of oban_jobs (EXPLAIN only: nothing is read). */
+    estimateJobs: named('estimate_jobs', `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${jobs}`),
+
+    /** Exact job counts per state and queue: the whole table (or its index) is read, so small tables only. */
+    countJobs: named(
+      'count_jobs',
+      `SELECT state::text AS state, queue, count(*)::int AS count FROM ${jobs} GROUP BY state, queue`,
+    ),
+
+    /**
+     * The queues to estimate: those live nodes run, and the queue column's
+     * most common values in the planner's statistics (ANALYZE). Reads no job row.
+     */
+    estimateQueues: named(
+      'estimate_queues',
+      `
+    SELECT DISTINCT unnest(queues) AS queue FROM ${nodes} WHERE expires_at > now()
+    UNION
+    SELECT unnest(most_common_vals::text::text[]) FROM pg_stats
+    WHERE schemaname = '${prefix.replace(/'/g, "''")}' AND tablename = 'oban_jobs' AND attname = 'queue'
+    `,
+    ),
+
+    /** The planner's estimate of the jobs in state $1 of queue $2 (EXPLAIN only, as Oban's count estimates). */
+    estimateJobCount: named(
+      'estimate_job_count',
+      `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${jobs} WHERE state = $1::${stateType} AND queue = $2::text`,
+    ),
   };
 }

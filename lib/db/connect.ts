@@ -22,6 +22,8 @@ export interface ConnectionSpec {
   timeouts?: DatabaseTimeouts;
   /** No database at all (`testing: 'inline'` without a connection). */
   none: boolean;
+  /** Where the database's own lines go (nest-oban's logger); Nest's Logger when unset. */
+  logger?: Logger;
 }
 
 /** Opens the Database the spec names, and checks that it answers. */
@@ -43,19 +45,24 @@ async function openDatabase(config: ConnectionSpec): Promise<Database> {
   const connection = config.connection;
   if (connection === undefined) {
     const db = await PgliteDatabase.open(config.pgliteDir);
-    new Logger('Oban').log(
+    (config.logger ?? new Logger('Oban')).log(
       `no connection set: using embedded PGlite at ${config.pgliteDir} ` +
         `(one node only; set DATABASE_URL / \`connection\` to use a Postgres server)`,
     );
     return db;
   }
-  if (typeof connection === 'string') return PgDatabase.fromUrl(connection, config.poolSize, config.timeouts);
-  if (isDataSource(connection)) return fromDataSource(connection, config.timeouts);
-  if (isPgPool(connection)) return PgDatabase.fromPool(connection, undefined, config.timeouts);
+  if (typeof connection === 'string')
+    return PgDatabase.fromUrl(connection, config.poolSize, config.timeouts, config.logger);
+  if (isDataSource(connection)) return fromDataSource(connection, config.timeouts, config.logger);
+  if (isPgPool(connection)) return PgDatabase.fromPool(connection, undefined, config.timeouts, config.logger);
   throw new ObanConfigError('ObanModule: connection is neither a URL, a TypeORM DataSource nor a pg Pool');
 }
 
-function fromDataSource(dataSource: DataSource, timeouts?: DatabaseTimeouts): Database | Promise<Database> {
+function fromDataSource(
+  dataSource: DataSource,
+  timeouts?: DatabaseTimeouts,
+  logger?: Logger,
+): Database | Promise<Database> {
   const type = dataSource.options.type;
   if (type !== 'postgres') {
     throw new ObanConfigError(
@@ -77,7 +84,7 @@ function fromDataSource(dataSource: DataSource, timeouts?: DatabaseTimeouts): Da
       'ObanModule: cannot find the pg Pool of the TypeORM DataSource (is it using the pg driver?)',
     );
   }
-  return PgDatabase.fromPool(pool, 'the pool of a TypeORM DataSource', timeouts);
+  return PgDatabase.fromPool(pool, 'the pool of a TypeORM DataSource', timeouts, logger);
 }
 
 function isDataSource(value: object): value is DataSource {

@@ -29,7 +29,6 @@ const KEEPALIVE_IDLE_MS = 10_000;
 export class PgDatabase implements Database {
   readonly kind = 'postgres';
   private readonly answerWithinMs: number;
-  private readonly logger = new Logger('Oban');
   private readonly onIdleError = (error: Error) =>
     this.logger.warn(`an idle connection of ${this.description} failed (${error.message}); the pool replaces it`);
 
@@ -38,13 +37,14 @@ export class PgDatabase implements Database {
     private readonly ownsPool: boolean,
     readonly description: string,
     private readonly timeouts: DatabaseTimeouts,
+    private readonly logger: Logger,
   ) {
     this.answerWithinMs = timeouts.statement + timeouts.connect;
     // An idle client that dies (a server restart) is an 'error' event: unheard, it would crash the process.
     if (!ownsPool) pool.on('error', this.onIdleError);
   }
 
-  static fromUrl(url: string, max = 10, timeouts = DEFAULT_DATABASE_TIMEOUTS): PgDatabase {
+  static fromUrl(url: string, max = 10, timeouts = DEFAULT_DATABASE_TIMEOUTS, logger = new Logger('Oban')): PgDatabase {
     const pool = new Pool({
       connectionString: url,
       max,
@@ -57,7 +57,7 @@ export class PgDatabase implements Database {
       keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     });
     pool.on('error', () => undefined); // an idle client died; the pool replaces it
-    return new PgDatabase(pool, true, describeUrl(url), timeouts);
+    return new PgDatabase(pool, true, describeUrl(url), timeouts, logger);
   }
 
   /**
@@ -65,8 +65,13 @@ export class PgDatabase implements Database {
    * its owner. Its settings stay as they are: statements are bounded on this
    * side only.
    */
-  static fromPool(pool: Pool, description = 'a shared pg Pool', timeouts = DEFAULT_DATABASE_TIMEOUTS): PgDatabase {
-    return new PgDatabase(pool, false, description, timeouts);
+  static fromPool(
+    pool: Pool,
+    description = 'a shared pg Pool',
+    timeouts = DEFAULT_DATABASE_TIMEOUTS,
+    logger = new Logger('Oban'),
+  ): PgDatabase {
+    return new PgDatabase(pool, false, description, timeouts, logger);
   }
 
   async query<R = any>(statement: Statement | string, values?: unknown[]): Promise<R[]> {

@@ -1,5 +1,6 @@
 import type { CronConfig } from '../config/cluster-config';
 import { ObanConfigError } from '../errors';
+import type { ObanHooks } from '../events/hooks';
 import type { InsertRow } from '../store/job-store';
 import type { CronSchedule } from '../util/cron-expression';
 import { Retry } from '../util/retry';
@@ -60,7 +61,11 @@ export class CronPlugin implements Plugin {
   private retry!: Retry;
   private ctx!: PluginContext;
 
-  constructor(private readonly entries: ResolvedCron[]) {}
+  constructor(
+    private readonly entries: ResolvedCron[],
+    /** The insert hook (tracing) wraps each slot's insert when one is registered. */
+    private readonly hooks?: ObanHooks,
+  ) {}
 
   async start(ctx: PluginContext): Promise<void> {
     this.ctx = ctx;
@@ -125,7 +130,11 @@ export class CronPlugin implements Plugin {
         if (!peer.isLeader || this.stopped) return;
         const at = new Date(slot);
         const row = { ...entry.row, meta: { ...entry.row.meta, cron: entry.name, cron_slot: at.toISOString() } };
-        const id = await cluster.insertCronJob(entry.name, at, peer.node, row);
+        const insert = () => cluster.insertCronJob(entry.name, at, peer.node, row);
+        const hook = this.hooks?.insert;
+        const id = await (hook
+          ? hook({ operation: 'cron', rows: [row] }, insert, (id) => (id === null ? [] : [id]))
+          : insert());
         const missed = slot < now - 60_000;
         if (id !== null && missed) {
           logger.log(`cron '${entry.name}': inserted missed slot ${at.toISOString()} (job ${id})`);

@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import type { TraceCarrier } from '../events/hooks';
 import type { Job } from '../job';
 import { type ErrorInfo, type Outcome, errorInfo } from '../queue/outcome';
 import { type MainProcessCallName, isMainProcessCall } from './protocol/calls';
@@ -100,10 +101,11 @@ export class PoolChild {
     return this.inFlight.has(jobId);
   }
 
-  run(job: Job): Promise<RunEnd> {
+  /** Runs `job` there; `trace`, when given, is the context its perform runs in. */
+  run(job: Job, trace?: TraceCarrier): Promise<RunEnd> {
     return new Promise((resolve) => {
       this.inFlight.set(job.id, { job, resolve });
-      this.send({ type: 'run', job });
+      this.send(trace ? { type: 'run', job, trace } : { type: 'run', job });
     });
   }
 

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { Logger } from '@nestjs/common';
 import { ObanConfigError } from '../errors';
+import type { TraceCarrier } from '../events/hooks';
 import { ObanEvents } from '../events/oban-events';
 import type { Job } from '../job';
 import type { JobRunner } from '../queue/job-runner';
@@ -21,6 +22,8 @@ interface Waiting {
   resolve: (outcome: Outcome) => void;
   /** Told when the job is handed to a process. */
   started?: () => void;
+  /** The context its perform runs in, in the worker process (tracing). */
+  trace?: TraceCarrier;
 }
 
 const BOOT_TIMEOUT_MS = 60_000;
@@ -98,9 +101,15 @@ export class ProcessPool implements JobRunner {
     );
   }
 
-  run(job: Job, _worker: RegisteredWorker, signal: AbortSignal, started?: () => void): Promise<Outcome> {
+  run(
+    job: Job,
+    _worker: RegisteredWorker,
+    signal: AbortSignal,
+    started?: () => void,
+    trace?: TraceCarrier,
+  ): Promise<Outcome> {
     return new Promise((resolve) => {
-      const entry: Waiting = { job, resolve, started };
+      const entry: Waiting = { job, resolve, started, trace };
       signal.addEventListener('abort', () => this.stopJob(entry), { once: true });
       this.waiting.push(entry);
       this.dispatch();
@@ -139,7 +148,7 @@ export class ProcessPool implements JobRunner {
 
   private runIn(process: PoolChild, entry: Waiting, suspect: boolean): void {
     if (suspect) this.isolating.add(process);
-    const end = process.run(entry.job);
+    const end = process.run(entry.job, entry.trace);
     entry.started?.();
     end.then((end) => {
       this.isolating.delete(process);

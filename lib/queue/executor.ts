@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { JobEventBase, JobStopEvent } from '../events/events';
+import type { ObanHooks, TraceCarrier } from '../events/hooks';
 import { ObanEvents } from '../events/oban-events';
 import type { Job } from '../job';
 import { isPlainObject } from '../json';
@@ -44,6 +45,8 @@ export class Executor {
     private readonly maxResultBytes: number,
     /** Where job.start, job.stop and job.exception go (nothing is built when no one listens). */
     private readonly events: ObanEvents = new ObanEvents(node),
+    /** The attempt hook (tracing) wraps each attempt when one is registered. */
+    private readonly hooks?: ObanHooks,
   ) {}
 
   /** Runs one claimed job; resolves (never rejects) when its slot is free again. */
@@ -71,7 +74,9 @@ export class Executor {
     let outcome: Outcome | null;
     let row: AckRow | null = null;
     try {
-      outcome = await this.attempt(job, worker, runner, controller, started);
+      const attempt = (trace?: TraceCarrier) => this.attempt(job, worker, runner, controller, started, trace);
+      const hook = this.hooks?.attempt;
+      outcome = await (hook ? hook(job, attempt) : attempt(undefined));
       if (outcome) {
         row = toAckRow(job, outcome, outcome.kind === 'failed' ? this.backoff(job, worker) : 0);
         this.acker.ack(row);
@@ -172,6 +177,7 @@ export class Executor {
     runner: JobRunner,
     controller: AbortController,
     started: (() => void) | undefined,
+    trace: TraceCarrier | undefined,
   ): Promise<Outcome | null> {
     const timeout = this.timeout(job, worker);
     if (typeof timeout === 'string') return Promise.resolve({ kind: 'failed', error: { message: timeout } });
@@ -194,7 +200,7 @@ export class Executor {
         const abort = () => controller.abort(new JobTimeoutError(worker.name, job.id, timeout));
         clearTimer = setLongTimeout(abort, timeout);
       }
-      runner.run(job, worker, signal, started).then(
+      runner.run(job, worker, signal, started, trace).then(
         (outcome) =>
           settle(signal.aborted ? abortOutcome(signal.reason, runner.stoppable) : this.checkSize(outcome, worker)),
         (error) =>

@@ -1,3 +1,4 @@
+import type { TraceCarrier } from '../events/hooks';
 import type { Job } from '../job';
 import type { RegisteredWorker } from '../worker/worker-registry';
 import { type Outcome, outcomeOfError, outcomeOfReturn } from './outcome';
@@ -14,8 +15,16 @@ export interface JobRunner {
    * Resolves with the attempt's outcome. When `signal` aborts, the caller stops
    * waiting; a runner that can stop the work (a worker process) does so.
    * `started` is called when the job's code begins to run (for the events' timing).
+   * `trace` is the context (the attempt's consumer span, when tracing) for code
+   * running in another process; in this process the active context carries it.
    */
-  run(job: Job, worker: RegisteredWorker, signal: AbortSignal, started?: () => void): Promise<Outcome>;
+  run(
+    job: Job,
+    worker: RegisteredWorker,
+    signal: AbortSignal,
+    started?: () => void,
+    trace?: TraceCarrier,
+  ): Promise<Outcome>;
 }
 
 /** Calls `perform` on the worker instance in the main process. */

@@ -1,5 +1,6 @@
 import type { Database, Queryable } from '../db/database';
 import type { ClusterStatements } from '../db/cluster-statements';
+import { JOB_STATES, type JobState } from '../job';
 import type { InsertRow } from './job-store';
 
 /** What one node advertises in its row. */
@@ -103,6 +104,51 @@ export class ClusterStore {
     const rows = await this.db.query<{ queue: string; age_ms: number }>(this.sql.backlogAges, [queues]);
     return new Map(rows.map((r) => [r.queue, Math.max(0, Number(r.age_ms))]));
   }
+
+  /**
+   * Jobs per state and queue. Exact (one GROUP BY) while the planner puts the
+   * table at `estimateAbove` rows or fewer; above, the planner's estimate of
+   * each state of each queue (EXPLAIN only: no job row is read), as Oban's
+   * count estimates. States with no job are left out of the exact counts.
+   */
+  async jobCounts(estimateAbove: number): Promise<JobCounts> {
+    const total = planRows(await this.db.query(this.sql.estimateJobs));
+    if (total <= estimateAbove) {
+      const rows = await this.db.query<JobCount>(this.sql.countJobs);
+      return { estimated: false, total, counts: rows.map((r) => ({ ...r, count: Number(r.count) })) };
+    }
+    const queues = (await this.db.query<{ queue: string }>(this.sql.estimateQueues)).map((r) => r.queue);
+    const counts: JobCount[] = [];
+    for (const queue of queues) {
+      for (const state of JOB_STATES) {
+        const count = planRows(await this.db.query(this.sql.estimateJobCount, [state, queue]));
+        counts.push({ state, queue, count });
+      }
+    }
+    return { estimated: true, total, counts };
+  }
+}
+
+/** Jobs of one state in one queue. */
+export interface JobCount {
+  state: JobState;
+  queue: string;
+  count: number;
+}
+
+export interface JobCounts {
+  /** True when the counts are the planner's estimates (the table is above the threshold). */
+  estimated: boolean;
+  /** The planner's estimate of the table's rows, which chose the path. */
+  total: number;
+  counts: JobCount[];
+}
+
+/** The top node's row estimate of an `EXPLAIN (FORMAT JSON)` answer. */
+function planRows(rows: unknown[]): number {
+  const cell = (rows[0] as Record<string, unknown>)['QUERY PLAN'];
+  const plan = typeof cell === 'string' ? JSON.parse(cell) : cell;
+  return Math.round(Number((plan as Array<{ Plan: { 'Plan Rows': number } }>)[0].Plan['Plan Rows']));
 }
 
 /** The statements of a node's own row and name (handed to the heartbeat thread as they are). */

@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { type INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { type Job, Oban, ObanModule, Worker } from '../../../lib';
+import { Registry } from 'prom-client';
+import { type Job, Oban, ObanEvents, ObanModule, Worker } from '../../../lib';
+import { ObanMetricsModule } from '../../../lib/metrics';
 import { uniqueSchema } from '../../common/database';
 import { SchemaObserver } from '../observer';
 import type { BenchSystem } from '../system';
@@ -32,6 +34,10 @@ export class NestObanSystem implements BenchSystem {
   private readonly prefix = uniqueSchema('bench_oban');
   private readonly observer: SchemaObserver;
   private app: INestApplicationContext | undefined;
+  /** The next boot adds a `job.stop` listener and `ObanMetricsModule` (on a registry of its own). */
+  observed = false;
+  /** Completed jobs the listener saw. */
+  stopped = 0;
 
   constructor(private readonly url: string) {
     this.observer = new SchemaObserver(url, 'nest-oban', this.prefix);
@@ -84,10 +90,20 @@ export class NestObanSystem implements BenchSystem {
   /** Replaces the running app with one whose queue has the given settings. */
   private async boot(queues: Record<string, { limit: number; paused: boolean }>): Promise<void> {
     await this.app?.close();
+    const observed = this.observed ? [ObanMetricsModule.forRoot({ registry: new Registry() })] : [];
     @Module({
-      imports: [ObanModule.forRoot({ connection: this.url, prefix: this.prefix, migrate: true, queues }), NoopModule],
+      imports: [
+        ObanModule.forRoot({ connection: this.url, prefix: this.prefix, migrate: true, queues }),
+        NoopModule,
+        ...observed,
+      ],
     })
     class BenchRootModule {}
     this.app = await NestFactory.createApplicationContext(BenchRootModule, { logger: ['error', 'warn'] });
+    if (this.observed) {
+      this.app.get(ObanEvents).on('job.stop', (e) => {
+        if (e.state === 'completed') this.stopped++;
+      });
+    }
   }
 }

@@ -7,12 +7,14 @@
  * It runs only as the process's main module.
  */
 import 'reflect-metadata';
+import type { TraceCarrier } from '../../events/hooks';
 import { type Outcome, errorInfo, outcomeOfError, outcomeOfReturn } from '../../queue/outcome';
 import { markPoolProcess } from '../../util/process-role';
 import type { ParentMessage } from '../protocol/messages';
 import { type BootedContext, bootContext } from './boot-context';
 import { callMainProcess, send, settleCall } from './channel';
 import { sendOutcome } from './send-outcome';
+import { inTraceContext } from './trace-context';
 
 let booted: BootedContext | undefined;
 let running = 0;
@@ -51,7 +53,7 @@ function startWorkerProcess(): void {
         );
         break;
       case 'run':
-        run(message.job);
+        run(message.job, message.trace);
         break;
       case 'call-result':
         settleCall(message);
@@ -68,13 +70,13 @@ function startWorkerProcess(): void {
 
 type RunJob = Extract<ParentMessage, { type: 'run' }>['job'];
 
-function run(job: RunJob): void {
+function run(job: RunJob, trace: TraceCarrier | undefined): void {
   running++;
   const finish = (outcome: Outcome) => {
     running--;
     sendOutcome(job.id, job.worker, outcome);
   };
-  const outcome = attempt(job);
+  const outcome = trace ? inTraceContext(trace, () => attempt(job)) : attempt(job);
   if (outcome instanceof Promise) void outcome.then(finish);
   else finish(outcome);
 }

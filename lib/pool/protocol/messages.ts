@@ -1,3 +1,4 @@
+import type { TraceCarrier } from '../../events/hooks';
 import type { Job } from '../../job';
 import type { ErrorInfo, Outcome } from '../../queue/outcome';
 import type { MainProcessCallName } from './calls';
@@ -30,7 +31,8 @@ export interface BootSpec {
 
 export type ParentMessage =
   | { type: 'boot'; spec: BootSpec }
-  | { type: 'run'; job: Job }
+  /** `trace`: the W3C context of the attempt's consumer span, when the main process traces. */
+  | { type: 'run'; job: Job; trace?: TraceCarrier }
   | { type: 'stats' }
   /** The answer to a `call`: its value, or the error the main process's Oban threw. */
   | { type: 'call-result'; callId: number; value?: unknown; error?: ErrorInfo & { name: string } }
