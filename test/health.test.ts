@@ -1,9 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
@@ -18,6 +15,7 @@ import { DATABASE_URL, TestSchema } from './support/db';
 import { TcpProxy } from './support/tcp-proxy';
 import { ThrowawayPostgres } from './support/throwaway-postgres';
 import { sleep, waitFor } from './support/wait';
+import { assertLoadsWithout, assertOptionalEntry } from './support/optional-peer';
 
 interface Node {
   app: INestApplication;
@@ -415,42 +413,8 @@ describe('health: testing modes', () => {
 });
 
 describe('health: the package entry', () => {
-  const root = path.join(__dirname, '..');
-
   it('is nest-oban/health, an optional peer; the main entry loads without @nestjs/terminus', () => {
-    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-    assert.deepEqual(pkg.exports['./health'], {
-      types: './dist/lib/health/index.d.ts',
-      default: './dist/lib/health/index.js',
-    });
-    assert.ok(pkg.peerDependencies['@nestjs/terminus']);
-    assert.deepEqual(pkg.peerDependenciesMeta['@nestjs/terminus'], { optional: true });
-    assert.equal(pkg.dependencies['@nestjs/terminus'], undefined);
-
-    // A process where @nestjs/terminus cannot be found, as in an app that never installed it.
-    const hide = `const M = require('module'); const resolve = M._resolveFilename;
-      M._resolveFilename = function (request, ...rest) {
-        if (request === '@nestjs/terminus' || request.startsWith('@nestjs/terminus/')) {
-          const e = new Error("Cannot find module '" + request + "'"); e.code = 'MODULE_NOT_FOUND'; throw e;
-        }
-        return resolve.call(this, request, ...rest);
-      };`;
-    const load = (entry: string) =>
-      spawnSync(
-        process.execPath,
-        [
-          '-r',
-          'ts-node/register',
-          '-e',
-          `${hide}\nconst m = require(${JSON.stringify(entry)}); console.log(Object.keys(m).join(','));`,
-        ],
-        { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 60_000 },
-      );
-    const main = load('./lib');
-    assert.equal(main.status, 0, main.stderr);
-    assert.match(main.stdout, /ObanModule/);
-    const health = load('./lib/health');
-    assert.notEqual(health.status, 0);
-    assert.match(health.stderr, /Cannot find module '@nestjs\/terminus'/);
+    assertOptionalEntry('./health', '@nestjs/terminus');
+    assertLoadsWithout('@nestjs/terminus', './lib/health');
   });
 });

@@ -1,9 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
 import { type INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Registry, register } from 'prom-client';
@@ -24,6 +21,7 @@ import {
 } from './fixtures/metrics/metrics-app.module';
 import { DATABASE_URL, TestSchema } from './support/db';
 import { waitFor } from './support/wait';
+import { assertLoadsWithout, assertOptionalEntry } from './support/optional-peer';
 
 const TIMINGS = { heartbeatInterval: 200, leaderTtl: 1_000, nodeTtl: 2_000, stageInterval: 100 };
 const apps: INestApplication[] = [];
@@ -413,42 +411,8 @@ describe('metrics: the jobs gauge on a large table (200,000 rows)', () => {
 });
 
 describe('metrics: packaging', () => {
-  const root = path.join(__dirname, '..');
-
   it('is nest-oban/metrics, an optional peer; the main entry loads without prom-client', () => {
-    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-    assert.deepEqual(pkg.exports['./metrics'], {
-      types: './dist/lib/metrics/index.d.ts',
-      default: './dist/lib/metrics/index.js',
-    });
-    assert.ok(pkg.peerDependencies['prom-client']);
-    assert.deepEqual(pkg.peerDependenciesMeta['prom-client'], { optional: true });
-    assert.equal(pkg.dependencies['prom-client'], undefined);
-
-    // A process where prom-client cannot be found, as in an app that never installed it.
-    const hide = `const M = require('module'); const resolve = M._resolveFilename;
-      M._resolveFilename = function (request, ...rest) {
-        if (request === 'prom-client' || request.startsWith('prom-client/')) {
-          const e = new Error("Cannot find module '" + request + "'"); e.code = 'MODULE_NOT_FOUND'; throw e;
-        }
-        return resolve.call(this, request, ...rest);
-      };`;
-    const load = (entry: string) =>
-      spawnSync(
-        process.execPath,
-        [
-          '-r',
-          'ts-node/register',
-          '-e',
-          `${hide}\nconst m = require(${JSON.stringify(entry)}); console.log(Object.keys(m).join(','));`,
-        ],
-        { cwd: root, encoding: 'utf8', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } },
-      );
-    const main = load('./lib');
-    assert.equal(main.status, 0, main.stderr);
-    assert.match(main.stdout, /ObanModule/);
-    const metrics = load('./lib/metrics');
-    assert.notEqual(metrics.status, 0);
-    assert.match(metrics.stderr, /Cannot find module 'prom-client'/);
+    assertOptionalEntry('./metrics', 'prom-client');
+    assertLoadsWithout('prom-client', './lib/metrics');
   });
 });

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -30,6 +29,7 @@ import {
   TracingWorkersModule,
   tracingOptions,
 } from './fixtures/tracing/tracing-app.module';
+import { assertLoadsWithout, assertOptionalEntry, runWithout } from './support/optional-peer';
 
 // The test process's SDK: every finished span lands in `exporter`.
 const exporter = new InMemorySpanExporter();
@@ -400,45 +400,16 @@ describe('tracing: W3C trace context', () => {
 });
 
 describe('tracing: the package entry', () => {
-  const root = path.join(__dirname, '..');
-
   it('is nest-oban/tracing, an optional peer; the main entry and the worker process load without @opentelemetry/api', () => {
-    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-    assert.deepEqual(pkg.exports['./tracing'], {
-      types: './dist/lib/tracing/index.d.ts',
-      default: './dist/lib/tracing/index.js',
-    });
-    assert.ok(pkg.peerDependencies['@opentelemetry/api']);
-    assert.deepEqual(pkg.peerDependenciesMeta['@opentelemetry/api'], { optional: true });
-    assert.equal(pkg.dependencies['@opentelemetry/api'], undefined);
-
-    // A process where @opentelemetry/api cannot be found, as in an app that never installed it.
-    const hide = `const M = require('module'); const resolve = M._resolveFilename;
-      M._resolveFilename = function (request, ...rest) {
-        if (request === '@opentelemetry/api' || request.startsWith('@opentelemetry/api/')) {
-          const e = new Error("Cannot find module '" + request + "'"); e.code = 'MODULE_NOT_FOUND'; throw e;
-        }
-        return resolve.call(this, request, ...rest);
-      };`;
-    const run = (code: string) =>
-      spawnSync(process.execPath, ['-r', 'ts-node/register', '-e', `${hide}\n${code}`], {
-        cwd: root,
-        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-    const main = run(`const m = require('./lib'); console.log(Object.keys(m).join(','));`);
-    assert.equal(main.status, 0, main.stderr);
-    assert.match(main.stdout, /ObanModule/);
+    assertOptionalEntry('./tracing', '@opentelemetry/api');
+    assertLoadsWithout('@opentelemetry/api', './lib/tracing');
     // The worker process's side: a run message with a trace context, and no @opentelemetry/api to apply it.
-    const child = run(
+    const child = runWithout(
+      '@opentelemetry/api',
       `const { inTraceContext } = require('./lib/pool/child/trace-context');
        console.log(inTraceContext({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }, () => 'ran'));`,
     );
     assert.equal(child.status, 0, child.stderr);
     assert.equal(child.stdout.trim(), 'ran');
-    const tracing = run(`require('./lib/tracing');`);
-    assert.notEqual(tracing.status, 0);
-    assert.match(tracing.stderr, /Cannot find module '@opentelemetry\/api'/);
   });
 });

@@ -1,38 +1,21 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAll, leadersAt } from '../support/cluster';
-import { DATABASE_URL, TestSchema } from '../support/db';
-import {
-  type LivenessNode,
-  overlappingRuns,
-  readRuns,
-  repeatedRuns,
-  runsDir,
-  startLivenessNode,
-} from '../support/liveness-nodes';
+import { leadersAt } from '../support/cluster';
+import { livenessWorld, overlappingRuns, readRuns, repeatedRuns, startLivenessNode } from '../support/liveness-nodes';
 import { waitFor } from '../support/wait';
 
 const NODE_TTL = 1_000;
 const SPIN_MS = 2_500;
 
 describe('liveness: a node whose main loop is blocked by synchronous jobs for longer than nodeTtl', () => {
-  const schema = new TestSchema('liveness_blocked');
-  const runs = runsDir();
-  const nodes: LivenessNode[] = [];
-  after(async () => {
-    await killAll(nodes);
-    await schema.drop();
-    runs.remove();
-  });
+  const { schema, runs, nodes, settings: where } = livenessWorld('liveness_blocked');
 
   it('stays alive: with another node leading (and running the queue), no job runs twice, all complete', async () => {
-    const settings = (spin: boolean, leader: boolean) => ({
-      prefix: schema.prefix,
-      databaseUrl: DATABASE_URL,
-      runsDir: runs.dir,
-      spin,
-      oban: { queues: { spins: 3 }, heartbeatInterval: 200, leaderTtl: 600, nodeTtl: NODE_TTL, leader },
-    });
+    const settings = (spin: boolean, leader: boolean) =>
+      where({
+        spin,
+        oban: { queues: { spins: 3 }, heartbeatInterval: 200, leaderTtl: 600, nodeTtl: NODE_TTL, leader },
+      });
     // The leader runs the same queue with jobs that sleep: it would take any job rescued from the other.
     const leader = startLivenessNode(settings(false, true));
     nodes.push(leader);

@@ -4,28 +4,18 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Client, Pool } from 'pg';
 import { buildClusterStatements } from '../../lib/db/cluster-statements';
 import { createApp } from '../support/app';
-import { killAll, leadersAt } from '../support/cluster';
+import { leadersAt } from '../support/cluster';
 import { DATABASE_URL, TestSchema } from '../support/db';
-import { type LivenessNode, readRuns, runsDir, startLivenessNode } from '../support/liveness-nodes';
+import { livenessWorld, readRuns, startLivenessNode } from '../support/liveness-nodes';
 import { sleep, waitFor } from '../support/wait';
 
 describe('liveness: a node name is one live process', () => {
-  const schema = new TestSchema('liveness_node_name');
-  const runs = runsDir();
-  const nodes: LivenessNode[] = [];
-  after(async () => {
-    await killAll(nodes);
-    await schema.drop();
-    runs.remove();
-  });
+  const { schema, runs, nodes, settings: where } = livenessWorld('liveness_node_name');
 
   it('a second process started under a live node name fails boot naming it; the first keeps its lease and works on', async () => {
-    const settings = {
-      prefix: schema.prefix,
-      databaseUrl: DATABASE_URL,
-      runsDir: runs.dir,
+    const settings = where({
       oban: { node: 'taken-name', queues: { naps: 2 }, heartbeatInterval: 200, leaderTtl: 1_000, nodeTtl: 2_000 },
-    };
+    });
     const first = startLivenessNode(settings);
     nodes.push(first);
     await first.ready;

@@ -1,28 +1,16 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAll } from '../support/cluster';
-import { DATABASE_URL, TestSchema } from '../support/db';
-import { type LivenessNode, readRuns, runsDir, startLivenessNode } from '../support/liveness-nodes';
+import { livenessWorld, readRuns, startLivenessNode } from '../support/liveness-nodes';
 import { waitFor } from '../support/wait';
 
 // Far longer than the test: only the restarted node itself can rescue the job in time.
 const NODE_TTL = 60_000;
 
 describe('liveness: a node restarted under the same name after kill -9', () => {
-  const schema = new TestSchema('liveness_same_name');
-  const runs = runsDir();
-  const nodes: LivenessNode[] = [];
-  after(async () => {
-    await killAll(nodes);
-    await schema.drop();
-    runs.remove();
-  });
+  const { schema, runs, nodes, settings: where } = livenessWorld('liveness_same_name');
 
   it('rescues the jobs it left executing (within nodeTtl): the one with attempts left completes, the other is discarded', async () => {
-    const settings = {
-      prefix: schema.prefix,
-      databaseUrl: DATABASE_URL,
-      runsDir: runs.dir,
+    const settings = where({
       oban: {
         node: 'fixed-name',
         queues: { naps: 2 },
@@ -30,7 +18,7 @@ describe('liveness: a node restarted under the same name after kill -9', () => {
         leaderTtl: 1_000,
         nodeTtl: NODE_TTL,
       },
-    };
+    });
     const first = startLivenessNode(settings);
     nodes.push(first);
     await first.ready;

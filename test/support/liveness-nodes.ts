@@ -2,8 +2,10 @@ import { fork } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after } from 'node:test';
 import type { LivenessNodeSettings, RunEvent } from '../fixtures/faults-liveness/node';
-import { TestNode } from './cluster';
+import { TestNode, killAll } from './cluster';
+import { DATABASE_URL, TestSchema } from './db';
 
 /** A node process of test/fixtures/faults-liveness/node.ts, with what it wrote to stderr. */
 export class LivenessNode extends TestNode {
@@ -24,6 +26,29 @@ export class LivenessNode extends TestNode {
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
+}
+
+/**
+ * One liveness test file's world on the shared database: its schema, the
+ * folder its nodes write their runs to, and the nodes it starts (killed, and
+ * all of it removed, after the file). `settings` fills in where the nodes go.
+ */
+export function livenessWorld(label: string) {
+  const schema = new TestSchema(label);
+  const runs = runsDir();
+  const nodes: LivenessNode[] = [];
+  after(async () => {
+    await killAll(nodes);
+    await schema.drop();
+    runs.remove();
+  });
+  const settings = <T extends Omit<LivenessNodeSettings, 'prefix' | 'databaseUrl' | 'runsDir'>>(rest: T) => ({
+    prefix: schema.prefix,
+    databaseUrl: DATABASE_URL,
+    runsDir: runs.dir,
+    ...rest,
+  });
+  return { schema, runs, nodes, settings };
 }
 
 export function startLivenessNode(settings: LivenessNodeSettings): LivenessNode {
