@@ -4,6 +4,7 @@ import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/term
 import { ObanConfigError } from '../errors';
 import type { NodeHealth, NodeView } from '../node-view';
 import { OBAN_NODE } from '../oban.tokens';
+import { withTimeout } from '../util/timeout';
 
 /** What every check takes. */
 export interface ObanCheckOptions {
@@ -247,13 +248,7 @@ function positive(value: unknown, name: string): number {
 
 /** `promise`, or a rejection naming `what` when it fails or `ms` pass without an answer. */
 function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  return withTimeout(promise, ms, () => new Error(`no answer within ${ms} ms`)).catch((error: Error) => {
+    throw new Error(`${what} failed: ${error.message}`);
   });
-  return Promise.race([promise, late])
-    .catch((error: Error) => {
-      throw new Error(`${what} failed: ${error.message}`);
-    })
-    .finally(() => clearTimeout(timer));
 }

@@ -10,6 +10,7 @@ import { ObanEvents } from '../events/oban-events';
 import type { Job } from '../job';
 import type { JobRunner } from '../queue/job-runner';
 import type { Outcome } from '../queue/outcome';
+import { withTimeout } from '../util/timeout';
 import type { RegisteredWorker } from '../worker/worker-registry';
 import { childExecArgv } from './child-exec-argv';
 import { CrashSuspects } from './crash-suspects';
@@ -87,7 +88,11 @@ export class ProcessPool implements JobRunner {
   async start(): Promise<void> {
     const started = this.slots.map((_, slot) => this.spawn(slot));
     try {
-      await Promise.all(started.map((p) => withTimeout(p.ready, BOOT_TIMEOUT_MS, 'booting')));
+      await Promise.all(
+        started.map((p) =>
+          withTimeout(p.ready, BOOT_TIMEOUT_MS, () => new Error(`booting took over ${BOOT_TIMEOUT_MS} ms`)),
+        ),
+      );
     } catch (error) {
       await this.stop(1_000);
       throw new ObanConfigError(
@@ -254,12 +259,4 @@ export class ProcessPool implements JobRunner {
     }, delay);
     this.restartTimers.add(timer);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
 }

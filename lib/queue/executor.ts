@@ -233,7 +233,7 @@ export class Executor {
   /** A result over `maxResultBytes` fails the attempt: one huge row must not burden the batch it is written in. */
   private checkSize(outcome: Outcome, worker: RegisteredWorker): Outcome {
     if (outcome.kind !== 'completed' || outcome.result === null) return outcome;
-    const bytes = Buffer.byteLength(JSON.stringify(outcome.result));
+    const bytes = outcome.bytes ?? Buffer.byteLength(JSON.stringify(outcome.result));
     if (bytes <= this.maxResultBytes) return outcome;
     const message =
       `ResultTooLargeError: ${worker.name}.perform returned ${bytes} bytes of JSON, over maxResultBytes ` +

@@ -12,7 +12,8 @@ import { MAX_DELAY_SECONDS } from '../validation/rules';
 
 /** What happened to one attempt, before it is written as an AckRow. */
 export type Outcome =
-  | { kind: 'completed'; result: unknown }
+  /** `bytes`: the size of the result's JSON, when outcomeOfReturn already made it. */
+  | { kind: 'completed'; result: unknown; bytes?: number }
   /** Retry after the worker's backoff, or discard when no attempt is left. */
   | { kind: 'failed'; error: ErrorInfo }
   | { kind: 'snoozed'; seconds: number }
@@ -55,7 +56,7 @@ export function outcomeOfReturn(value: unknown, worker: string): Outcome {
   const result = JSON.parse(json);
   // A toJSON may have produced what the first check could not see.
   const inJson = findNonJson(result, 'result');
-  return inJson ? notStorable(inJson) : { kind: 'completed', result };
+  return inJson ? notStorable(inJson) : { kind: 'completed', result, bytes: Buffer.byteLength(json) };
 }
 
 export function outcomeOfError(error: unknown): Outcome {
