@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# npm run bench: the throughput/latency benchmark, then the CPU one, compiled
-# once (bench/build.sh), each entry in a node process of its own.
+# npm run bench: the throughput/latency benchmark (with its scale step), then
+# the CPU one, compiled once (bench/build.sh), each entry in a node process of
+# its own.
 #   --no-cpu     the throughput/latency benchmark only
 #   --cpu-only   the CPU benchmark only
 #   --quick      a short run of both
+#   --scale      of the throughput/latency benchmark, the scale step only; --no-scale: all but it
 # Every other flag goes to the throughput/latency benchmark (see the top of
 # bench/throughput/main.ts); the CPU benchmark's own flags: npm run bench:cpu.
 set -euo pipefail

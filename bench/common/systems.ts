@@ -1,7 +1,22 @@
-/** The queue libraries the benchmarks compare. */
-export type SystemName = 'nest-oban' | 'graphile-worker' | 'pg-boss';
+/**
+ * The queue systems the throughput benchmark compares: each library at its
+ * defaults, and graphile-worker and pg-boss also at their published
+ * performance settings ("-tuned"). BullMQ runs on Redis, as a reference.
+ */
+export type SystemName =
+  'nest-oban' | 'graphile-worker' | 'graphile-worker-tuned' | 'pg-boss' | 'pg-boss-tuned' | 'bullmq';
 
-export const SYSTEMS: SystemName[] = ['nest-oban', 'graphile-worker', 'pg-boss'];
+export const SYSTEMS: SystemName[] = [
+  'nest-oban',
+  'graphile-worker',
+  'graphile-worker-tuned',
+  'pg-boss',
+  'pg-boss-tuned',
+  'bullmq',
+];
+
+/** How a Postgres-backed library stores its jobs (a setting of a library keeps the same tables). */
+export type Storage = 'nest-oban' | 'graphile-worker' | 'pg-boss';
 
 /**
  * SQL counting the jobs in `schema` not finished yet, as `n`: each library
@@ -9,8 +24,8 @@ export const SYSTEMS: SystemName[] = ['nest-oban', 'graphile-worker', 'pg-boss']
  * state, graphile-worker deletes them). pg-boss's own queues (its cron) are
  * named `__pgboss__...`.
  */
-export function unfinishedJobsSql(system: SystemName, schema: string): string {
-  switch (system) {
+export function unfinishedJobsSql(storage: Storage, schema: string): string {
+  switch (storage) {
     case 'nest-oban':
       return `SELECT count(*)::int AS n FROM "${schema}".oban_jobs WHERE state NOT IN ('completed', 'discarded', 'cancelled')`;
     case 'graphile-worker':

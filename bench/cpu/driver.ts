@@ -1,5 +1,5 @@
 import { report, runMain, runTask } from '../common/task';
-import type { CpuPlan, CpuRow, Driver } from './plan';
+import type { CpuJob, CpuPlan, CpuRow, Driver } from './plan';
 
 /** What a driver process is asked to time (JSON in its argv). */
 export interface DriverRequest {
@@ -11,8 +11,12 @@ export interface DriverRequest {
   /** Node flags of the worker processes. */
   execArgv?: string[];
   /** 'noop': nest-oban's no-op cpu jobs, for the cost of a dispatch. */
-  job: 'sha' | 'noop';
+  job: CpuJob | 'noop';
+  /** The JSON job's rounds. */
+  jsonRounds: number;
   peerConcurrency: number;
+  /** nest-oban's queue limit. */
+  queueLimit: number;
   timeboxMs: number;
 }
 
@@ -22,6 +26,8 @@ export interface BatchResult {
   timedOut: boolean;
   /** nest-oban: each worker process's resident memory after the batch. */
   rssMb?: number[];
+  /** Set when the system could not run here (BullMQ: Redis not reachable); `seconds` is then NaN. */
+  unavailable?: string;
 }
 
 type DriverMessage = { type: 'progress'; fraction: number } | { type: 'result'; result: BatchResult };
@@ -31,6 +37,7 @@ const FILES: Record<Driver, string> = {
   'nest-oban': './run-nest-oban',
   'graphile-worker': './run-peer',
   'pg-boss': './run-peer',
+  bullmq: './run-bullmq',
 };
 
 export function driverRequest(plan: CpuPlan, row: CpuRow, processes: number): DriverRequest {
@@ -41,8 +48,10 @@ export function driverRequest(plan: CpuPlan, row: CpuRow, processes: number): Dr
     hashes: plan.hashes,
     processes,
     execArgv: row.execArgv,
-    job: 'sha',
+    job: row.job,
+    jsonRounds: plan.jsonRounds,
     peerConcurrency: plan.peerConcurrency,
+    queueLimit: plan.queueLimit,
     timeboxMs: plan.timeboxMs,
   };
 }

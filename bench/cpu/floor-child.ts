@@ -1,10 +1,10 @@
-/** One plain process of the floor: hashes each job it is sent and says when it is done. No queue, no Nest. */
+/** One plain process of the floor: runs each job it is sent and says when it is done. No queue, no Nest. */
 import { serveParent } from '../common/worker-process';
-import { type ShaArgs, shaJob } from './sha-job';
+import { type FloorJob, runFloorJob } from './floor-job';
 
-process.on('message', (message: { type: string } & ShaArgs) => {
+process.on('message', (message: { type: string } & FloorJob) => {
   if (message.type !== 'job') return;
-  shaJob(message.hashes, message.key);
+  runFloorJob(message);
   process.send!({ type: 'job', key: message.key });
 });
 serveParent();

@@ -6,9 +6,16 @@
  * - the floor: N plain forked processes handed the jobs, no queue (N = 0:
  *   one process hashing them itself); every other row is held against it;
  * - plain processes with the tuned worker flags (what the flags do alone);
- * - nest-oban with `processes: N`, at its defaults and with processExecArgv;
+ * - nest-oban with `processes: N` (queue limit 16, `cpu: true` workers), at
+ *   its defaults and with processExecArgv;
+ * - BullMQ's sandboxed processor (a processor file, `useWorkerThreads: false`,
+ *   concurrency N: N child processes) in a worker process beside the
+ *   inserting one, on Redis (marked "Redis not reachable" without it);
  * - graphile-worker and pg-boss with N worker processes, the producer in
- *   another.
+ *   another;
+ * - an allocation-heavy JSON job (json-job.ts: parse + stringify of a ~1 MB
+ *   document) on the floor, the floor with the tuned flags and nest-oban, at
+ *   N = the machine's cores, each held against the floor's JSON figure.
  *
  * All rows in the same run, interleaved by round; each run in a driver
  * process of its own. Also nest-oban's dispatch overhead and the resident
@@ -17,14 +24,14 @@
  *
  *   npm run bench:cpu                          # 100 jobs x 100,000 hashes, N = 0,1,2,4, 3 rounds
  *   npm run bench:cpu -- --quick               # 10 jobs x 20,000 hashes, 1 round
- *   npm run bench:cpu -- --jobs=4 --hashes=1000 --processes=0,1 --rounds=1 --noop-jobs=20   # a tiny run
+ *   npm run bench:cpu -- --processes=2                # only N = 2 (the cores here): every row, the issue's setting
+ *   npm run bench:cpu -- --jobs=4 --hashes=1000 --json-rounds=1 --processes=0,1 --rounds=1 --noop-jobs=20   # a tiny run
  *
  * BENCH_DATABASE_URL picks the database. Prints the table; writes it with the
  * raw runs to bench/results/ (git-ignored) as Markdown and JSON.
  */
-import * as os from 'node:os';
 import { ensureDatabase } from '../common/database';
-import { runNotes } from '../common/machine';
+import { loadAverages, runNotes } from '../common/machine';
 import { ProgressBar } from '../common/progress';
 import { writeResults } from '../common/results';
 import { renderMarkdown, renderText } from '../common/table';
@@ -41,7 +48,8 @@ runMain(async () => {
   const plan = parseCpuArgs(process.argv.slice(2));
   const startedAt = new Date();
   const server = await ensureDatabase(plan.databaseUrl);
-  const loadBefore = os.loadavg()[0];
+  const loadBefore = loadAverages();
+  process.stderr.write(`load average (1 / 5 / 15 min) at the start: ${loadBefore}\n`);
   const runs = cpuRuns(plan);
   const bar = new ProgressBar(runs.length * plan.rounds + 2);
   const results: CpuResults = new Map();

@@ -6,6 +6,7 @@ import 'reflect-metadata';
 import { Inject, Injectable, type INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type Job, ObanModule, type ObanModuleOptions, Worker } from '../../lib';
+import { type JsonArgs, jsonJob } from './json-job';
 import { type ShaArgs, shaJob } from './sha-job';
 
 export const CPU_QUEUE = 'bench_cpu';
@@ -26,6 +27,14 @@ export class ShaJobWorker {
   }
 }
 
+/** The allocation-heavy job (json-job.ts). */
+@Worker({ queue: CPU_QUEUE, cpu: true })
+export class JsonJobWorker {
+  perform(job: Job<JsonArgs>) {
+    return { length: jsonJob(job.args.rounds, job.args.key) };
+  }
+}
+
 /** Measures what it costs to hand a job to a worker process and get its outcome back. */
 @Worker({ queue: CPU_QUEUE, cpu: true })
 export class NoopCpuWorker {
@@ -34,7 +43,7 @@ export class NoopCpuWorker {
   }
 }
 
-@Module({ providers: [Hasher, ShaJobWorker, NoopCpuWorker] })
+@Module({ providers: [Hasher, ShaJobWorker, JsonJobWorker, NoopCpuWorker] })
 export class BenchCpuModule {}
 
 /** The options of the app about to boot (one app per driver process). */

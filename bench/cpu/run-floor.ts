@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { startWorker, stopWorker } from '../common/worker-process';
 import { type BatchResult, type DriverRequest, driverMain } from './driver';
-import { shaJob } from './sha-job';
+import { type FloorJob, runFloorJob } from './floor-job';
 
 type Progress = (fraction: number) => void;
 
@@ -30,7 +30,7 @@ driverMain(async (request, progress) => {
 function inThisProcess(request: DriverRequest, progress: Progress): BatchResult {
   const t0 = performance.now();
   for (let key = 0; key < request.jobs; key++) {
-    shaJob(request.hashes, key);
+    runFloorJob(floorJob(request, key));
     progress((key + 1) / request.jobs);
   }
   return { seconds: (performance.now() - t0) / 1000, timedOut: false };
@@ -42,7 +42,7 @@ function handOut(children: ChildProcess[], request: DriverRequest, progress: Pro
   let done = 0;
   return new Promise((resolve) => {
     const give = (child: ChildProcess) => {
-      if (next < request.jobs) child.send({ type: 'job', key: next++, hashes: request.hashes });
+      if (next < request.jobs) child.send({ type: 'job', ...floorJob(request, next++) });
     };
     for (const child of children) {
       child.on('message', (message: { type: string }) => {
@@ -54,4 +54,9 @@ function handOut(children: ChildProcess[], request: DriverRequest, progress: Pro
       give(child);
     }
   });
+}
+
+function floorJob(request: DriverRequest, key: number): FloorJob {
+  if (request.job === 'noop') throw new Error('bench: the floor runs no no-op jobs');
+  return { key, job: request.job, hashes: request.hashes, jsonRounds: request.jsonRounds };
 }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { withClient } from '../common/database';
-import { type SystemName, unfinishedJobsSql } from '../common/systems';
+import { type Storage, unfinishedJobsSql } from '../common/systems';
 import { sleep } from '../common/wait';
 import type { BatchResult, DriverRequest } from './driver';
 
@@ -12,7 +12,7 @@ import type { BatchResult, DriverRequest } from './driver';
  * time box stops there, its time extrapolated from the rate reached.
  */
 export function timeBatch(
-  system: SystemName,
+  system: Storage,
   schema: string,
   request: DriverRequest,
   insert: () => Promise<unknown>,

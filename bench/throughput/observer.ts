@@ -1,5 +1,5 @@
-import { Pool } from 'pg';
-import { type SystemName, unfinishedJobsSql } from '../common/systems';
+import { Pool, type PoolClient } from 'pg';
+import { type Storage, unfinishedJobsSql } from '../common/systems';
 
 /**
  * The bench's own connections to a system's schema, apart from the library's
@@ -10,7 +10,7 @@ export class SchemaObserver {
 
   constructor(
     url: string,
-    private readonly system: SystemName,
+    private readonly system: Storage,
     private readonly schema: string,
   ) {
     this.pool = new Pool({ connectionString: url, max: 2 });
@@ -24,6 +24,16 @@ export class SchemaObserver {
 
   async query(sql: string, params?: unknown[]): Promise<void> {
     await this.pool.query(sql, params);
+  }
+
+  /** Runs `fn` on one connection of the bench's own (a transaction, an EXPLAIN). */
+  async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
   }
 
   async drop(): Promise<void> {

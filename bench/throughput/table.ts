@@ -2,97 +2,161 @@ import type { SystemName } from '../common/systems';
 import type { Table } from '../common/table';
 import type { BenchPlan, Cell } from './plan';
 
-export interface RowSpec {
-  key: string;
-  label: string;
-  unit: string;
-  /** Throughput: more is better; latency: less is better. */
-  better: 'higher' | 'lower';
-  /** Only these systems are measured on this row. */
-  only?: SystemName[];
+/** The short name and setting of each system's rows. */
+export const LABELS: Record<SystemName, [system: string, setting: string]> = {
+  'nest-oban': ['nest-oban', 'defaults, queue limit = concurrency'],
+  'graphile-worker': ['graphile-worker', 'defaults'],
+  'graphile-worker-tuned': ['graphile-worker', 'performance settings (localQueue 500, batched completes)'],
+  'pg-boss': ['pg-boss', 'defaults (polls every 2 s)'],
+  'pg-boss-tuned': ['pg-boss', 'batchSize 125, LISTEN/NOTIFY, burstWhenBatchFull'],
+  bullmq: ['BullMQ on Redis', 'defaults'],
+};
+
+/** The reference of the drain ratios: graphile-worker at its published performance settings. */
+const REFERENCE: SystemName = 'graphile-worker-tuned';
+
+/** Cells looked up by system and row, with footnotes for their notes ([1]). */
+class Cells {
+  readonly footnotes: string[] = [];
+
+  constructor(
+    private readonly cells: Cell[],
+    /** Systems not run, with why (e.g. Redis not reachable). */
+    private readonly missing: Map<SystemName, string>,
+  ) {}
+
+  value(system: SystemName, row: string): number | undefined {
+    const v = this.cells.find((c) => c.system === system && c.row === row)?.value;
+    return v !== undefined && Number.isFinite(v) ? v : undefined;
+  }
+
+  text(system: SystemName, row: string, unit: 'jobs/s' | 'ms', ratio?: string): string {
+    const why = this.missing.get(system);
+    if (why) return why;
+    const cell = this.cells.find((c) => c.system === system && c.row === row);
+    if (!cell) return 'not run';
+    let text = format(cell.value, unit) + (ratio ? ` (${ratio})` : '');
+    if (cell.note) {
+      const note = `${LABELS[system].join(', ')}: ${cell.note}`;
+      if (!this.footnotes.includes(note)) this.footnotes.push(note);
+      text += ` [${this.footnotes.indexOf(note) + 1}]`;
+    }
+    return text;
+  }
 }
 
-export function rowSpecs(plan: BenchPlan): RowSpec[] {
-  const n = plan.jobs.toLocaleString('en-US');
-  const core = plan.coreJobs.toLocaleString('en-US');
-  return [
-    { key: 'insert', label: `insert ${n} jobs, bulk`, unit: 'jobs/s', better: 'higher' },
-    ...plan.concurrencies.map((c): RowSpec => ({
-      key: `drain${c}`,
-      label: `drain ${n} no-op jobs, concurrency ${c}`,
-      unit: 'jobs/s',
-      better: 'higher',
-    })),
-    ...[50, 95, 99].map((p): RowSpec => ({
-      key: `p${p}`,
-      label: `insert-to-start p${p}, ${plan.latencySamples} single inserts`,
-      unit: 'ms',
-      better: 'lower',
-    })),
-    {
-      key: 'coreInsertAll',
-      label: `insertAll ${core} jobs (issue 2)`,
-      unit: 'jobs/s',
-      better: 'higher',
-      only: ['nest-oban'],
-    },
-    {
-      key: 'coreDrain',
-      label: `drain ${core} no-op jobs, limit ${plan.coreLimit} (issue 2)`,
-      unit: 'jobs/s',
-      better: 'higher',
-      only: ['nest-oban'],
-    },
-    {
-      key: 'observedDrain',
-      label: `the same, a job.stop listener and ObanMetricsModule on (issue 14)`,
-      unit: 'jobs/s',
-      better: 'higher',
-      only: ['nest-oban'],
-    },
-  ];
-}
-
-function format(value: number, unit: string): string {
+function format(value: number, unit: 'jobs/s' | 'ms'): string {
   if (!Number.isFinite(value)) return 'n/a';
   if (unit === 'ms') return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0);
   return Math.round(value).toLocaleString('en-US');
 }
 
-/** The table as strings, with the notes its cells point to by number ([1]). */
-export function buildTable(plan: BenchPlan, systems: SystemName[], cells: Cell[]): Table & { footnotes: string[] } {
-  const header = ['measurement', 'unit', ...systems];
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? undefined : `${(a / b).toFixed(2)}x`;
+
+export interface Tables {
+  drains: Table;
+  versus: Table;
+  latency: Table;
+  own: Table;
+  footnotes: string[];
+}
+
+/** The four tables of the report, with the notes their cells point to by number. */
+export function buildTables(
+  plan: BenchPlan,
+  systems: SystemName[],
+  cells: Cell[],
+  missing: Map<SystemName, string>,
+  scaleOnly = false,
+): Tables {
+  const c = new Cells(cells, missing);
+  const n = plan.jobs.toLocaleString('en-US');
+  const conc = plan.concurrencies;
+
+  const drains: Table = {
+    header: [
+      `drain ${n} no-op jobs: jobs/s (ratio to graphile-worker tuned)`,
+      'setting',
+      ...conc.map((k) => `concurrency ${k}`),
+    ],
+    rows: systems.map((s) => [
+      ...LABELS[s],
+      ...conc.map((k) => {
+        const r = ratio(c.value(s, `drain${k}`), c.value(REFERENCE, `drain${k}`));
+        return c.text(s, `drain${k}`, 'jobs/s', r);
+      }),
+    ]),
+  };
+
   const peers = systems.filter((s) => s !== 'nest-oban');
-  const withRatio = systems.includes('nest-oban') && peers.length > 0;
-  if (withRatio) header.push('nest-oban vs best peer');
-  const footnotes: string[] = [];
-  const rows = rowSpecs(plan).map((spec) => {
-    const row = [spec.label, spec.unit];
-    for (const system of systems) {
-      const cell = cells.find((c) => c.system === system && c.row === spec.key);
-      if (!cell) {
-        row.push(spec.only && !spec.only.includes(system) ? '-' : 'not run');
-        continue;
-      }
-      let text = format(cell.value, spec.unit);
-      if (cell.note) {
-        // Rows measured together (p50/p95/p99) share one note.
-        const note = `${system}: ${cell.note}`;
-        if (!footnotes.includes(note)) footnotes.push(note);
-        text += ` [${footnotes.indexOf(note) + 1}]`;
-      }
-      row.push(text);
-    }
-    if (withRatio) {
-      const ours = cells.find((c) => c.system === 'nest-oban' && c.row === spec.key)?.value;
-      const theirs = peers
-        .map((p) => cells.find((c) => c.system === p && c.row === spec.key)?.value)
-        .filter((v): v is number => v !== undefined && Number.isFinite(v));
-      if (ours === undefined || theirs.length === 0) row.push('-');
-      else if (spec.better === 'higher') row.push(`${(ours / Math.max(...theirs)).toFixed(2)}x`);
-      else row.push(`${(Math.min(...theirs) / ours).toFixed(2)}x`);
-    }
-    return row;
-  });
-  return { header, rows, footnotes };
+  const ours = (row: string) => c.value('nest-oban', row);
+  const versus: Table = {
+    header: [
+      'nest-oban vs (> 1: nest-oban ahead)',
+      'setting',
+      ...conc.map((k) => `drain at ${k}`),
+      `insert ${n} bulk`,
+      'latency p50',
+      'latency p99',
+    ],
+    rows: peers.map((s) => {
+      const faster = (row: string) => ratio(ours(row), c.value(s, row)) ?? missing.get(s) ?? '-';
+      const sooner = (row: string) => ratio(c.value(s, row), ours(row)) ?? missing.get(s) ?? '-';
+      return [...LABELS[s], ...conc.map((k) => faster(`drain${k}`)), faster('insert'), sooner('p50'), sooner('p99')];
+    }),
+  };
+
+  const latency: Table = {
+    header: [
+      `insert, latency (${plan.latencyRounds} x ${plan.latencySamples} single inserts)`,
+      'setting',
+      `insert ${n} bulk, jobs/s`,
+      'insert-to-start p50, ms',
+      'p95',
+      'p99',
+      'insert call p50',
+      'after the insert p50',
+    ],
+    rows: systems.map((s) => [
+      ...LABELS[s],
+      c.text(s, 'insert', 'jobs/s'),
+      ...['p50', 'p95', 'p99', 'insertP50', 'afterP50'].map((row) => c.text(s, row, 'ms')),
+    ]),
+  };
+
+  const core = plan.coreJobs.toLocaleString('en-US');
+  const load = plan.loadJobs.toLocaleString('en-US');
+  const ownRows: [string, string, string, 'jobs/s' | 'ms'][] = scaleOnly
+    ? []
+    : [
+        [`insertAll ${core} jobs (issue 2)`, 'jobs/s', 'coreInsertAll', 'jobs/s'],
+        [`drain ${core} no-op jobs, limit ${plan.coreLimit} (issue 2)`, 'jobs/s', 'coreDrain', 'jobs/s'],
+        [`the same, a job.stop listener and ObanMetricsModule on (issue 14)`, 'jobs/s', 'observedDrain', 'jobs/s'],
+        [
+          `insert-to-start p50 on a second queue during a drain of ${load} at limit ${plan.loadLimit}`,
+          'ms',
+          'loadP50',
+          'ms',
+        ],
+        [`the same, p99`, 'ms', 'loadP99', 'ms'],
+      ];
+  if (plan.scale) {
+    const s = plan.scale;
+    const table = `${s.completed.toLocaleString('en-US')} completed + ${s.available.toLocaleString('en-US')} available rows`;
+    ownRows.push(
+      [
+        `scale: drain ${s.drain.toLocaleString('en-US')} at limit ${s.limit}, ${table}`,
+        'jobs/s',
+        'scaleDrain',
+        'jobs/s',
+      ],
+      [`scale: fetch statement's execution time, same table`, 'ms', 'scaleFetch', 'ms'],
+    );
+  }
+  const own: Table = {
+    header: ['nest-oban alone', 'unit', 'nest-oban'],
+    rows: ownRows.map(([label, unit, row, u]) => [label, unit, c.text('nest-oban', row, u)]),
+  };
+  return { drains, versus, latency, own, footnotes: c.footnotes };
 }

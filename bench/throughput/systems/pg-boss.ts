@@ -1,58 +1,57 @@
-import type PgBoss from 'pg-boss';
+import type { Job, PgBoss } from 'pg-boss';
 import { uniqueSchema } from '../../common/database';
-import { startPgBoss, stopPgBoss } from '../../common/pg-boss';
+import {
+  PG_BOSS_TUNED_BATCH,
+  type PgBossSetting,
+  createPgBossQueue,
+  pgBossWorkOptions,
+  startPgBoss,
+  stopPgBoss,
+} from '../../common/pg-boss';
 import { SchemaObserver } from '../observer';
-import type { BenchSystem } from '../system';
+import type { JobArgs, Lane, OnJob, ProducerSide, WorkerPlan, WorkerSide } from '../system';
 
-/**
- * pg-boss at its defaults (polling every 2 s, no notifications). Concurrency N
- * is one `work()` loop fetching `batchSize: N` jobs per poll and running them
- * together: pg-boss 10 has no other concurrency setting (calling `work()` N
- * times with batchSize 1 polls at the same rate, one job per loop per poll).
- */
-export class PgBossSystem implements BenchSystem {
-  readonly name = 'pg-boss';
-  readonly settings = 'new PgBoss() defaults (pollingIntervalSeconds 2); work({ batchSize: concurrency })';
-  readonly pollCycleMs = 2_000;
-  readonly completedRows = 'kept (state completed), archived after 12 h';
-  private readonly schema = uniqueSchema('bench_pgboss');
-  private readonly queue = 'noop';
+const QUEUE = 'noop';
+
+export function pgBossSettings(setting: PgBossSetting): string {
+  return setting === 'tuned'
+    ? `new PgBoss({ useListenNotify: true }), createQueue({ notify: true }), work({ batchSize: ${PG_BOSS_TUNED_BATCH}, ` +
+        `burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 }), each batch run <concurrency> jobs at a time`
+    : 'new PgBoss() defaults (pollingIntervalSeconds 2, no notifications); work({ localConcurrency: concurrency }), batchSize 1';
+}
+
+/** The inserting side: a PgBoss instance of its own (insert, send). */
+export class PgBossProducer implements ProducerSide {
+  readonly settings: string;
+  readonly pollCycleMs: number;
+  readonly completedRows = 'kept (state completed)';
+  readonly location = uniqueSchema('bench_pgboss');
   private readonly observer: SchemaObserver;
   private boss: PgBoss | undefined;
-  private concurrency = 10;
-  private onJob: (key: number) => void = () => undefined;
 
-  constructor(private readonly url: string) {
-    this.observer = new SchemaObserver(url, 'pg-boss', this.schema);
+  constructor(
+    private readonly url: string,
+    private readonly setting: PgBossSetting,
+  ) {
+    this.settings = pgBossSettings(setting);
+    // The tuned worker is woken by NOTIFY; the default one polls every 2 s.
+    this.pollCycleMs = setting === 'tuned' ? 0 : 2_000;
+    this.observer = new SchemaObserver(url, 'pg-boss', this.location);
   }
 
-  async setup(onJob: (key: number) => void): Promise<void> {
-    this.onJob = onJob;
-    this.boss = await startPgBoss(this.url, this.schema);
-    await this.boss.createQueue(this.queue);
+  async setup(): Promise<void> {
+    this.boss = await startPgBoss(this.url, this.location);
+    await createPgBossQueue(this.boss, QUEUE, this.setting);
   }
 
   async insertBulk(from: number, count: number): Promise<void> {
-    const jobs = Array.from({ length: count }, (_, i) => ({ name: this.queue, data: { key: from + i } }));
-    await this.boss!.insert(jobs);
+    const jobs = Array.from({ length: count }, (_, i) => ({ data: { key: from + i } }));
+    await this.boss!.insert(QUEUE, jobs);
   }
 
-  async insertOne(key: number): Promise<void> {
-    await this.boss!.send(this.queue, { key });
-  }
-
-  async prepareWorkers(concurrency: number): Promise<void> {
-    this.concurrency = concurrency;
-  }
-
-  async startWorkers(): Promise<void> {
-    await this.boss!.work<{ key: number }>(this.queue, { batchSize: this.concurrency }, async (jobs) => {
-      await Promise.all(jobs.map(async (job) => this.onJob(job.data.key)));
-    });
-  }
-
-  async stopWorkers(): Promise<void> {
-    await this.boss!.offWork(this.queue);
+  async insertOne(key: number, lane: Lane): Promise<void> {
+    if (lane !== 'main') throw new Error('bench: pg-boss runs one queue here');
+    await this.boss!.send(QUEUE, { key, probe: 1 });
   }
 
   remaining(): Promise<number> {
@@ -60,11 +59,47 @@ export class PgBossSystem implements BenchSystem {
   }
 
   async clear(): Promise<void> {
-    await this.observer.query(`DELETE FROM "${this.schema}".job WHERE name = $1`, [this.queue]);
+    await this.observer.query(`DELETE FROM "${this.location}".job WHERE name = $1`, [QUEUE]);
   }
 
   async teardown(): Promise<void> {
     if (this.boss) await stopPgBoss(this.boss);
     await this.observer.drop();
+  }
+}
+
+export class PgBossWorkers implements WorkerSide {
+  private boss: PgBoss | undefined;
+  private concurrency = 10;
+
+  constructor(
+    private readonly url: string,
+    private readonly schema: string,
+    private readonly setting: PgBossSetting,
+    private readonly onJob: OnJob,
+  ) {}
+
+  async prepare(plan: WorkerPlan): Promise<void> {
+    this.concurrency = plan.concurrency;
+    this.boss ??= await startPgBoss(this.url, this.schema, this.setting);
+  }
+
+  async start(): Promise<void> {
+    const n = this.concurrency;
+    await this.boss!.work<JobArgs>(QUEUE, pgBossWorkOptions(this.setting, n), async (jobs: Job<JobArgs>[]) => {
+      // A fetched batch runs `concurrency` jobs at a time.
+      for (let i = 0; i < jobs.length; i += n) {
+        await Promise.all(jobs.slice(i, i + n).map(async (job) => this.onJob(job.data.key, job.data.probe === 1)));
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.boss?.offWork(QUEUE, { wait: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.boss) await stopPgBoss(this.boss);
+    this.boss = undefined;
   }
 }

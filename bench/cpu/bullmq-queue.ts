@@ -1,0 +1,2 @@
+/** The queue of BullMQ's CPU batch. */
+export const BULLMQ_QUEUE = 'sha';
