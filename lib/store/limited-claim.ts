@@ -1,0 +1,175 @@
+import type { Database, Queryable } from '../db/database';
+import { type LimitStatements, buildLimitStatements, claimScript } from '../db/limit-statements';
+import { type Job, jobFromRow } from '../job';
+import { inTransaction } from '../db/transaction';
+
+/** At most `allowed` job starts in any `period` seconds, across every node (a sliding window). */
+export interface RateLimit {
+  allowed: number;
+  /** Seconds. */
+  period: number;
+}
+
+/** What a limited queue's limits apply to, each part on its own: the worker, or the values of some args or meta keys. */
+export type QueuePartition = { by: 'worker' } | { args: string[] } | { meta: string[] };
+
+/** A queue's limits across every node (the local `limit` is the node's own). */
+export interface QueueLimits {
+  /** At most this many jobs of the queue (of each partition) run at once, on all nodes together. */
+  globalLimit?: number;
+  /** At most this many starts (per partition) in any window. */
+  rateLimit?: RateLimit;
+  /** The limits hold per partition; unset: for the queue as a whole. */
+  partition?: QueuePartition;
+}
+
+/** A run-time change of limits (`scaleQueue`): the keys given replace the current ones; null removes one. */
+export type QueueLimitsChange = { [K in keyof QueueLimits]?: QueueLimits[K] | null };
+
+/** Limits with a change applied. */
+export function applyLimitsChange(limits: QueueLimits, change: QueueLimitsChange | null | undefined): QueueLimits {
+  const next: Record<string, unknown> = { ...limits };
+  for (const [key, value] of Object.entries(change ?? {})) {
+    if (value === null) delete next[key];
+    else if (value !== undefined) next[key] = value;
+  }
+  return next as QueueLimits;
+}
+
+/** A partition alone limits nothing: only a global or rate limit sends the queue down the limited claim. */
+export function isLimited(limits: QueueLimits): boolean {
+  return limits.globalLimit !== undefined || limits.rateLimit !== undefined;
+}
+
+export interface LimitedClaimResult {
+  jobs: Job[];
+  /** Fewer jobs than asked were taken while the queue has available jobs: its limits held them back. */
+  heldBack: boolean;
+  /** Ms until the oldest start in the rate window leaves it (a claim may then take more); undefined: none. */
+  windowFreesInMs: number | undefined;
+}
+
+/** A partition of a limited queue as `Oban.checkLimits` shows it. */
+export interface PartitionState {
+  /** '' for an unpartitioned queue; the worker's name; or the JSON array of the partition keys' values, e.g. `["acme"]`. */
+  partition: string;
+  /** Jobs of the partition executing on any node. */
+  running: number;
+  available: number;
+  /** Starts left in the rate window now (undefined: no rate limit). */
+  remainingRate: number | undefined;
+  /** Slots left under the global limit now (undefined: no global limit). */
+  remainingGlobal: number | undefined;
+}
+
+/**
+ * Claims of queues with a global or rate limit. Each claim is one transaction
+ * on one connection: the queue's advisory lock in a statement of its own,
+ * then the capped claim, whose fresh snapshot sees every claim committed
+ * under the lock before, and which also says what held it back. Claims of
+ * one queue so go one at a time across every node; queues without limits
+ * never come here. On Postgres the whole transaction goes as one text, in
+ * one round trip (claimScript).
+ */
+export class LimitedClaims {
+  readonly sql: LimitStatements;
+
+  constructor(
+    private readonly db: Database,
+    prefix: string,
+    /** ms each statement of a claim may run, the lock's wait included (the `statementTimeout` option). */
+    private readonly statementTimeout: number,
+  ) {
+    this.sql = buildLimitStatements(prefix);
+  }
+
+  /** `finished`: this node's jobs that finished with their outcome not written yet (their slots are free). */
+  async claim(
+    queue: string,
+    demand: number,
+    node: string,
+    limits: QueueLimits,
+    finished: number[] = [],
+  ): Promise<LimitedClaimResult> {
+    const params = claimParams(queue, demand, node, limits, finished);
+    const statement = limits.partition ? this.sql.claimPartitioned : this.sql.claim;
+    const values = limits.partition ? params : params.slice(0, 7);
+    const rows =
+      this.db.kind === 'postgres' && this.db.boundedSession
+        ? await this.script(claimScript(this.sql.lockQueue(queue), statement, values, this.statementTimeout))
+        : await this.transaction(queue, (tx) => tx.query<ClaimRow>(statement, values));
+    const row = rows.find((r): r is ClaimRow => r !== null && typeof r === 'object' && 'jobs' in r);
+    if (!row) throw new Error(`nest-oban: the claim of queue '${queue}' returned no row`);
+    const jobs = (typeof row.jobs === 'string' ? JSON.parse(row.jobs) : row.jobs).map(jobFromRow);
+    const wait = row.wait_ms === null ? undefined : Math.max(0, Number(row.wait_ms));
+    return { jobs, heldBack: jobs.length < demand && row.more, windowFreesInMs: wait };
+  }
+
+  /** Running, available and what is left of the limits, per partition of `queue`. */
+  async partitions(queue: string, limits: QueueLimits): Promise<PartitionState[]> {
+    const { mode, keys } = partitionParams(limits.partition);
+    const rows = await this.db.query<{ partition: string; running: number; available: number; started: number }>(
+      this.sql.limitsByPartition,
+      [queue, limits.rateLimit?.period ?? null, mode, keys],
+    );
+    return rows.map((row) => ({
+      partition: row.partition,
+      running: row.running,
+      available: row.available,
+      remainingRate: limits.rateLimit ? Math.max(0, limits.rateLimit.allowed - row.started) : undefined,
+      remainingGlobal: limits.globalLimit !== undefined ? Math.max(0, limits.globalLimit - row.running) : undefined,
+    }));
+  }
+
+  /** A claim in one round trip (claimScript), on one connection; an error rolls its transaction back. */
+  private script(text: string): Promise<unknown[]> {
+    return this.db.boundedSession!(async (session) => {
+      try {
+        return await session.query(text);
+      } catch (error) {
+        await session.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * `fn` in a transaction of its own on one connection, after the queue's
+   * lock (PGlite, or a Database without boundedSession): BEGIN and the lock in
+   * one round trip, as separate statements of one simple query, then `fn`.
+   */
+  private transaction<T>(queue: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const timeout =
+      this.db.kind === 'postgres' ? `SET LOCAL statement_timeout = ${Math.round(this.statementTimeout)}; ` : '';
+    return this.db.session((session) => inTransaction(session, fn, `BEGIN; ${timeout}${this.sql.lockQueue(queue)}`));
+  }
+}
+
+/** What a claim statement returns: its jobs as JSON rows, and what held it back. */
+interface ClaimRow {
+  jobs: Array<Record<string, unknown>> | string;
+  more: boolean;
+  wait_ms: number | null;
+}
+
+function claimParams(queue: string, demand: number, node: string, limits: QueueLimits, finished: number[]) {
+  const { mode, keys } = partitionParams(limits.partition);
+  return [
+    queue,
+    demand,
+    node,
+    limits.globalLimit ?? null,
+    limits.rateLimit?.allowed ?? null,
+    limits.rateLimit?.period ?? 0,
+    finished,
+    mode,
+    keys,
+  ];
+}
+
+function partitionParams(partition: QueuePartition | undefined): { mode: string | null; keys: string[] } {
+  if (!partition) return { mode: null, keys: [] };
+  if ('by' in partition) return { mode: 'worker', keys: [] };
+  if ('args' in partition) return { mode: 'args', keys: partition.args };
+  return { mode: 'meta', keys: partition.meta };
+}
