@@ -27,6 +27,7 @@ export function childExecArgv(entry: string, execArgv = process.execArgv): strin
   );
 }
 
-function hasTypeScriptHook(argv: string[]): boolean {
+/** Whether these Node flags load a TypeScript hook (ts-node, tsx, swc, esbuild, babel). */
+export function hasTypeScriptHook(argv: string[]): boolean {
   return argv.some((arg) => /ts-node|tsx|@swc-node|esbuild-register|@babel\/register/.test(arg));
 }

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Type } from '@nestjs/common';
 import { ObanConfigError } from '../errors';
@@ -14,7 +15,9 @@ import type { BootSpec, ModuleLocation } from './protocol/messages';
  *   finds each host module and every global module (ConfigModule.forRoot(),
  *   TypeOrmModule.forRoot(), ...), dynamic ones included. Works for CommonJS
  *   and ESM alike. Skipped when that file is the program's entry (main.ts),
- *   since loading it would start the app.
+ *   since loading it would start the app; unless the host module is in no
+ *   other file (a bundle): then the worker process loads the entry with
+ *   NestFactory guarded (`entryFile`, see child/app-guard.ts).
  * - the module's own file, found in require.cache (CommonJS, ts-node, tsx).
  *   Only the host module boots then: global modules are known only through
  *   the root.
@@ -23,15 +26,21 @@ export function buildBootSpec(
   cpuWorkers: RegisteredWorker[],
   rootFile: string | undefined,
   logLevels: string[],
+  exclude: string[] = [],
 ): BootSpec {
-  const usableRoot = rootFile && !isEntryFile(rootFile) ? rootFile : undefined;
+  const rootIsEntry = rootFile !== undefined && isEntryFile(rootFile);
+  const usableRoot = rootFile && !rootIsEntry ? rootFile : undefined;
+  let entryFile: string | undefined;
   const workers = cpuWorkers.map((worker) => {
     const host = worker.hostModule;
     if (!host) {
       throw new ObanConfigError(`cpu worker ${worker.name}: cannot tell which module declares it`);
     }
     const hostLocation = locate(host);
-    if (!usableRoot && !hostLocation) {
+    if (!usableRoot && !hostLocation && rootIsEntry) {
+      // forRoot() in the entry and the module in no other file: a bundle (or a one-file app).
+      entryFile = rootFile;
+    } else if (!usableRoot && !hostLocation) {
       throw new ObanConfigError(
         `cpu worker ${worker.name}: worker processes cannot load its module ${host.name}: ` +
           `export ${host.name} from its file, and call ObanModule.forRoot() in a module file rather than in ` +
@@ -40,7 +49,13 @@ export function buildBootSpec(
     }
     return { name: worker.name, hostModule: host.name, hostLocation };
   });
-  return { rootFile: usableRoot, workers, logLevels };
+  return {
+    rootFile: usableRoot,
+    ...(entryFile ? { entryFile } : {}),
+    workers,
+    logLevels,
+    ...(exclude.length > 0 ? { exclude } : {}),
+  };
 }
 
 /** The file and export name under which a class sits in require.cache, if any. */
@@ -61,7 +76,21 @@ export function locate(target: Type): ModuleLocation | undefined {
   return undefined;
 }
 
-function isEntryFile(file: string): boolean {
-  const entry = require.main?.filename ?? process.argv[1];
-  return entry !== undefined && path.resolve(entry) === path.resolve(file);
+/**
+ * Whether `file` is the program's entry. Under ESM there is no require.main,
+ * and process.argv[1] is the path as typed: `node dist/main` lacks the `.js`
+ * Node added to find the file.
+ */
+export function isEntryFile(file: string, argv1 = process.argv[1], main = require.main?.filename): boolean {
+  const target = realpath(file);
+  const candidates = [main, argv1, ...['.js', '.mjs', '.cjs'].map((ext) => argv1 && argv1 + ext)];
+  return candidates.some((entry) => entry !== undefined && realpath(entry) === target);
+}
+
+function realpath(file: string): string {
+  try {
+    return fs.realpathSync(path.resolve(file));
+  } catch {
+    return path.resolve(file);
+  }
 }

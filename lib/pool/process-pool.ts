@@ -8,6 +8,7 @@ import { ObanConfigError } from '../errors';
 import type { TraceCarrier } from '../events/hooks';
 import { ObanEvents } from '../events/oban-events';
 import type { Job } from '../job';
+import type { AttemptAbort } from '../queue/attempt-abort';
 import type { JobRunner } from '../queue/job-runner';
 import type { Outcome } from '../queue/outcome';
 import { withTimeout } from '../util/timeout';
@@ -63,6 +64,10 @@ export class ProcessPool implements JobRunner {
   private draining: PoolChild | undefined;
   private readonly execArgv: string[];
   private stopping = false;
+  /** Set: slot N's process gets `--inspect=127.0.0.1:<inspectPort + N>` (the `processInspect` option). */
+  inspectPort: number | undefined;
+  /** The app is shutting down: running jobs may still finish, but a process that exits is not replaced. */
+  private closing = false;
   private nextSlot = 0;
 
   constructor(
@@ -109,13 +114,13 @@ export class ProcessPool implements JobRunner {
   run(
     job: Job,
     _worker: RegisteredWorker,
-    signal: AbortSignal,
+    abort: AttemptAbort,
     started?: () => void,
     trace?: TraceCarrier,
   ): Promise<Outcome> {
     return new Promise((resolve) => {
       const entry: Waiting = { job, resolve, started, trace };
-      signal.addEventListener('abort', () => this.stopJob(entry), { once: true });
+      abort.onAbort(() => this.stopJob(entry));
       this.waiting.push(entry);
       this.dispatch();
     });
@@ -128,6 +133,16 @@ export class ProcessPool implements JobRunner {
         return { pid: p.pid, ready: p.isReady, running: p.load, rss: await p.rss() };
       }),
     );
+  }
+
+  /**
+   * The app began to shut down: from now on no process is started, not even
+   * to replace one that exits, while running jobs go on until `stop()`.
+   */
+  beginShutdown(): void {
+    this.closing = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
   }
 
   /** Closes every process (its Nest context's teardown hooks run), killing those still busy after `timeoutMs`. */
@@ -208,7 +223,10 @@ export class ProcessPool implements JobRunner {
   }
 
   private spawn(slot: number): PoolChild {
-    const process = new PoolChild(POOL_PROCESS_ENTRY, this.execArgv, this.spec, {
+    const execArgv = this.inspectPort
+      ? [...this.execArgv, `--inspect=127.0.0.1:${this.inspectPort + slot}`]
+      : this.execArgv;
+    const process = new PoolChild(POOL_PROCESS_ENTRY, execArgv, this.spec, {
       call: this.onCall,
       exit: (p, code, signal, jobs) => this.onExit(slot, p, code, signal, jobs),
     });
@@ -236,6 +254,12 @@ export class ProcessPool implements JobRunner {
       this.events.emit('pool.process.exited', { node, pid: process.pid, slot, code, signal, jobs: held, stopped });
     }
     if (this.stopping) return;
+    if (this.closing) {
+      this.logger.warn(
+        `worker process ${process.pid} ${describeExit(code, signal)}; not replaced: the app is shutting down`,
+      );
+      return;
+    }
     // Stopping a process for a timeout or cancel is no sign of trouble, nor is
     // a death charged to the jobs it held (their retries' backoff paces them);
     // dying young on its own is.
@@ -255,7 +279,7 @@ export class ProcessPool implements JobRunner {
     else this.logger.warn(message);
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
-      if (!this.stopping) this.spawn(slot);
+      if (!this.stopping && !this.closing) this.spawn(slot);
     }, delay);
     this.restartTimers.add(timer);
   }

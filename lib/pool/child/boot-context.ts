@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { ConsoleLogger, type INestApplicationContext, type LogLevel, Module, type Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { ObanRemoteModule } from '../../remote-oban';
 import type { ObanWorker } from '../../worker/worker.interface';
 import type { BootSpec, ModuleLocation } from '../protocol/messages';
-import { loadFile } from './load-file';
+import { createWorkerContext, guardNestFactory, refuseListen, rootsStartedBy } from './app-guard';
+import { loadFile } from '../../util/load-file';
 import { type ModuleRef, globalModules, importsOban, isModule, moduleClass, walk, workerClassIn } from './module-graph';
 
 export interface BootedContext {
@@ -31,13 +31,19 @@ export async function bootContext(spec: BootSpec): Promise<BootedContext> {
   const hosts = new Map<string, { module: ModuleRef; workerClass: Type }>();
   let globals: ModuleRef[] = [];
 
-  if (spec.rootFile) {
-    const exports = await loadFile(spec.rootFile).catch((error: Error) => {
-      throw new Error(`loading ${spec.rootFile} (where ObanModule.forRoot() is called) failed: ${error.message}`);
-    });
-    for (const root of Object.values(exports).filter((v) => isModule(v) && importsOban(v as ModuleRef))) {
+  // Never the app itself: its NestFactory calls in this process start nothing, and nothing listens.
+  refuseListen();
+  guardNestFactory([spec.rootFile, spec.entryFile, ...spec.workers.map((w) => w.hostLocation?.file)]);
+
+  if (spec.rootFile || spec.entryFile) {
+    const roots = spec.rootFile
+      ? await exportedRoots(spec.rootFile)
+      : await rootsStartedBy(spec.entryFile!, unique(spec.workers.map((w) => w.hostModule)));
+    for (const root of roots) {
       const modules = await walk(root as ModuleRef);
-      globals = globalModules(modules);
+      globals = spec.exclude
+        ? await withoutExcluded(globalModules(modules), modules, spec.exclude)
+        : globalModules(modules);
       for (const worker of spec.workers) {
         const module = modules.find((m) => moduleClass(m).name === worker.hostModule && workerClassIn(m, worker.name));
         if (module && !hosts.has(worker.name))
@@ -72,12 +78,35 @@ export async function bootContext(spec: BootSpec): Promise<BootedContext> {
   class ObanWorkerProcessModule {}
 
   const logger = new WorkerProcessLogger({ prefix: 'Oban worker', logLevels: spec.logLevels as LogLevel[] });
-  const app = await NestFactory.createApplicationContext(ObanWorkerProcessModule, { logger, abortOnError: false });
+  const app = await createWorkerContext(ObanWorkerProcessModule, { logger, abortOnError: false });
   const workers = new Map<string, ObanWorker<any, any>>();
   for (const [name, { workerClass }] of hosts) {
     workers.set(name, app.get(workerClass, { strict: false }));
   }
   return { app, workers };
+}
+
+/** The global modules minus those `exclude` names and every module they import (TypeOrmModule's core module). */
+async function withoutExcluded(globals: ModuleRef[], modules: ModuleRef[], exclude: string[]): Promise<ModuleRef[]> {
+  const left = new Set<ModuleRef>();
+  for (const name of exclude) {
+    const named = modules.filter((m) => moduleClass(m).name === name);
+    if (named.length === 0) {
+      throw new Error(
+        `processExclude: ${name} is not a module of the app (none of that name is imported from the root)`,
+      );
+    }
+    for (const module of named) for (const reached of await walk(module)) left.add(reached);
+  }
+  return globals.filter((g) => !left.has(g));
+}
+
+/** The modules `file` exports that import ObanModule.forRoot(): the app's root modules. */
+async function exportedRoots(file: string): Promise<ModuleRef[]> {
+  const exports = await loadFile(file).catch((error: Error) => {
+    throw new Error(`loading ${file} (where ObanModule.forRoot() is called) failed: ${error.message}`);
+  });
+  return Object.values(exports).filter((v): v is ModuleRef => isModule(v) && importsOban(v as ModuleRef));
 }
 
 async function loadExport(location: ModuleLocation, what: string): Promise<unknown> {

@@ -35,6 +35,11 @@ function startWorkerProcess(): void {
   process.on('unhandledRejection', die);
   // The main process is gone (even by kill -9): nobody is left to hand back results.
   process.on('disconnect', () => process.exit(shuttingDown ? 0 : 1));
+  // Ctrl-C signals the whole process group, and watchers (nest start --watch)
+  // the whole process tree: signals are the main process's to handle. It stops
+  // this process in order ('shutdown': running jobs finish or go back, teardown
+  // hooks run); if it dies instead, 'disconnect' above ends this one.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
 
   process.on('message', (message: ParentMessage) => {
     switch (message.type) {

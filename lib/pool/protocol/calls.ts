@@ -18,6 +18,14 @@ export const MAIN_PROCESS_CALLS = [
   'pauseQueue',
   'resumeQueue',
   'scaleQueue',
+  'relay',
+  'awaitJob',
+  'workflowStatus',
+  'workflowJobs',
+  'cancelWorkflow',
+  'retryWorkflow',
+  'addToBatch',
+  'batchStatus',
 ] as const;
 
 export type MainProcessCallName = (typeof MAIN_PROCESS_CALLS)[number];
@@ -52,7 +60,46 @@ export function encodeCallArgs(method: MainProcessCallName, args: unknown[]): un
     });
     return [plain];
   }
+  if (method === 'relay') {
+    const [worker, jobArgs, options = {}] = args as [unknown, unknown, { manager?: unknown; signal?: unknown }?];
+    const name = workerName(worker, 'relay');
+    noManager(options?.manager, 'relay');
+    noSignal(options?.signal, `relay(${name})`);
+    checkJson(jobArgs, `relay(${name})`);
+    return [name, jobArgs, options];
+  }
+  if (method === 'awaitJob') {
+    const [job, options = {}] = args as [unknown, { signal?: unknown }?];
+    noSignal(options?.signal, 'awaitJob');
+    const id = typeof job === 'object' && job !== null ? (job as { id: unknown }).id : job;
+    return [id, options];
+  }
+  if (method === 'addToBatch') {
+    const [id, entries, options = {}] = args as [
+      unknown,
+      Array<{ worker: unknown; args: unknown }>,
+      { manager?: unknown }?,
+    ];
+    noManager(options?.manager, 'addToBatch');
+    if (!Array.isArray(entries)) return [id, entries];
+    const plain = entries.map((entry, i) => {
+      const name = workerName(entry?.worker, `addToBatch[${i}]`);
+      checkJson(entry.args, `addToBatch[${i}] (${name})`);
+      return { ...entry, worker: name };
+    });
+    return [id, plain];
+  }
   return args;
+}
+
+/** An AbortSignal cannot cross the process boundary: a wait from a worker process ends by its timeout. */
+function noSignal(signal: unknown, where: string): void {
+  if (signal !== undefined) {
+    throw new ObanValidationError(
+      `${where}: { signal } is not available in a worker process (cpu: true): an AbortSignal cannot cross to the ` +
+        `main process that waits; use { timeout }`,
+    );
+  }
 }
 
 function workerName(worker: unknown, where: string): string {

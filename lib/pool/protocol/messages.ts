@@ -18,6 +18,14 @@ export interface ModuleLocation {
 export interface BootSpec {
   /** The file that called ObanModule.forRoot(): walking its module graph finds host modules and global modules. */
   rootFile?: string;
+  /**
+   * The program's entry file, when ObanModule.forRoot() is called there and a
+   * host module is nowhere else (a bundle: webpack or rspack put every module
+   * in dist/main.js). The worker process loads it with NestFactory guarded, so
+   * the app never starts there, and takes the modules from the app's own
+   * NestFactory call.
+   */
+  entryFile?: string;
   workers: Array<{
     name: string;
     /** The class name of the module declaring the worker. */
@@ -27,6 +35,8 @@ export interface BootSpec {
   }>;
   /** Log levels for the worker process's Nest logger. */
   logLevels: string[];
+  /** Class names of global modules left out, with what they import (`processExclude`). */
+  exclude?: string[];
 }
 
 export type ParentMessage =
