@@ -1,14 +1,25 @@
 export { ObanModule } from './oban.module';
-export { Oban, type ArgsOf, type InsertAllEntry, type ResultOf } from './oban.service';
-export type { QueueState } from './node-view';
+export { Oban, type ArgsOf, type InsertAllEntry, type ResultOf, type ScaleQueueOptions } from './oban.service';
+export type { QueueLimitsState, QueueState } from './node-view';
+export type { PartitionState, QueueLimits, QueueLimitsChange, QueuePartition, RateLimit } from './store/limited-claim';
 export type { PoolProcessStats } from './pool/protocol/stats';
 export { isWorkerProcess } from './util/process-role';
 export { Worker, getWorkerMetadata } from './worker/worker.decorator';
 export type { ObanWorker, PerformContext } from './worker/worker.interface';
 export type { WorkerOptions } from './validation/worker-options';
-export { type Job, type JobArgs, type JobError, type JobState, JOB_STATES } from './job';
+export {
+  type InsertedJob,
+  type Job,
+  type JobArgs,
+  type JobError,
+  type JobState,
+  type JobWorkflow,
+  JOB_STATES,
+  workflowOf,
+} from './job';
 export { JobCancel, JobSnooze, cancel, snooze } from './snooze-cancel';
 export type { InsertOptions, JobOptions } from './validation/job-options';
+export type { ReplaceField, UniqueField, UniqueOptions, UniqueStateGroup } from './validation/unique-options';
 export type { ListJobsFilter } from './store/job-store';
 export type {
   ObanModuleAsyncOptions,
@@ -18,7 +29,34 @@ export type {
   TestingMode,
 } from './config/options';
 export type { ClusterOptions, CronEntry, PrunerOptions } from './config/cluster-options';
-export { ObanConfigError, ObanError, ObanValidationError } from './errors';
+export {
+  ObanConfigError,
+  ObanError,
+  ObanValidationError,
+  RelayAbortedError,
+  RelayCancelledError,
+  RelayDeletedError,
+  RelayDiscardedError,
+  RelayError,
+  RelayTimeoutError,
+} from './errors';
+export type { AwaitOptions } from './compose/relay';
+export {
+  Workflow,
+  type DepFailurePolicy,
+  type DepRef,
+  type InsertedWorkflow,
+  type StepOptions,
+  type SubWorkflowOptions,
+} from './compose/workflow';
+export type { WorkflowStatus } from './compose/workflow-store';
+export {
+  Batch,
+  type BatchCallback,
+  type BatchCallbackName,
+  type BatchOptions,
+  type BatchStatus,
+} from './compose/batch';
 export { ObanEvents, type ObanEventListener } from './events/oban-events';
 export { OnObanEvent } from './events/on-oban-event.decorator';
 export { ObanLogger, type ObanLogLevel } from './events/oban-logger';

@@ -7,9 +7,48 @@ export const JOB_STATES = [
   'completed',
   'discarded',
   'cancelled',
+  /** A workflow step held until its dependencies complete (schema version 5). */
+  'suspended',
 ] as const;
 
 export type JobState = (typeof JOB_STATES)[number];
+
+/** The states a job ends in (it runs no more unless retried). */
+export const FINAL_STATES: readonly JobState[] = ['completed', 'discarded', 'cancelled'];
+
+/** Where a job sits in a workflow: read from its meta by `workflowOf`. */
+export interface JobWorkflow<Results extends Record<string, unknown> = Record<string, unknown>> {
+  /** The workflow's id (`meta.workflow_id`). */
+  id: string;
+  /** This job's step name (`meta.workflow_step`). */
+  step: string;
+  /** The step names it waited for. */
+  deps: string[];
+  /**
+   * Each dependency's recorded result by step name, written when the job was
+   * released (null for a dependency that ended otherwise, under `continue`).
+   */
+  results: Results;
+}
+
+/**
+ * The workflow context of a job (in `perform`, in this process or a worker
+ * process), or null when it belongs to no workflow:
+ *
+ *   const { results } = workflowOf<{ fetch: { path: string } }>(job)!;
+ */
+export function workflowOf<Results extends Record<string, unknown> = Record<string, unknown>>(
+  job: Pick<Job, 'meta'>,
+): JobWorkflow<Results> | null {
+  const meta = job.meta ?? {};
+  if (typeof meta.workflow_id !== 'string') return null;
+  return {
+    id: meta.workflow_id,
+    step: String(meta.workflow_step ?? ''),
+    deps: Array.isArray(meta.workflow_deps) ? (meta.workflow_deps as string[]) : [],
+    results: (meta.workflow_results ?? {}) as Results,
+  };
+}
 
 /** One failed attempt, appended to `oban_jobs.errors`. */
 export interface JobError {
@@ -46,6 +85,16 @@ export interface Job<Args = JobArgs, Result = unknown> {
   discardedAt: Date | null;
   cancelledAt: Date | null;
 }
+
+/** What `insert`/`insertAll` return: the stored job, and for a unique job whether it was stored already. */
+export type InsertedJob<Args = JobArgs, Result = unknown> = Job<Args, Result> & {
+  /**
+   * Unique jobs: true when a job with the same unique key was already stored
+   * in one of its counted states, and is returned instead (as it is now, after
+   * any `replace`); false when this insert stored the job. Absent without `unique`.
+   */
+  conflict?: boolean;
+};
 
 /** Maps a raw `oban_jobs` row (snake_case, bigint as string) to a `Job`. */
 export function jobFromRow(row: Record<string, any>): Job {

@@ -72,6 +72,7 @@ export class ObanCoreModule {
               connection: config.connection,
               pgliteDir: config.pgliteDir,
               poolSize: config.poolSize,
+              pooler: config.pooler,
               timeouts: { statement: config.statementTimeout, connect: config.connectTimeout },
               none: config.testing === 'inline' && config.connection === undefined,
               logger: config.logger,

@@ -10,7 +10,7 @@ import type { ObanConfig } from './config/config';
 import type { Database } from './db/database';
 import { ObanHooks } from './events/hooks';
 import { ObanEvents } from './events/oban-events';
-import type { NodeHealth, NodeView, QueueState } from './node-view';
+import type { NodeHealth, NodeView, QueueLimitsState, QueueState } from './node-view';
 import { Notifier } from './notifier/notifier';
 import { OBAN_CONFIG, OBAN_DATABASE, OBAN_ROOT_FILE } from './oban.tokens';
 import { Oban } from './oban.service';
@@ -18,6 +18,7 @@ import { buildBootSpec } from './pool/module-locator';
 import { ProcessPool } from './pool/process-pool';
 import type { MainProcessCallName } from './pool/protocol/calls';
 import type { PoolProcessStats } from './pool/protocol/stats';
+import { testRunnerFallback, warnTestRunnerFallback } from './pool/test-runner';
 import { CronPlugin, resolveCrontab } from './plugins/cron';
 import { Lifeline } from './plugins/lifeline';
 import { type LeadershipChange, Peer } from './plugins/peer';
@@ -27,11 +28,13 @@ import { Acker } from './queue/acker';
 import { Executor } from './queue/executor';
 import { InProcessRunner } from './queue/job-runner';
 import { Producer } from './queue/producer';
-import { Reconciler } from './queue/reconciler';
+import { Reconciler, stopCancelled } from './queue/reconciler';
 import { Stager } from './queue/stager';
 import { type Signal, SignalBus } from './signals';
 import { ClusterStore, type JobCounts } from './store/cluster-store';
 import { PgJobStore } from './store/pg-job-store';
+import { LimitedClaims } from './store/limited-claim';
+import { readLimitsChange } from './validation/limit-options';
 import { type Clock, OBAN_CLOCK, systemClock } from './util/clock';
 import { WorkerRegistry } from './worker/worker-registry';
 
@@ -48,6 +51,8 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private readonly logger: Logger;
   private readonly producers = new Map<string, Producer>();
   private readonly acker: Acker;
+  /** Claims of queues with a global or rate limit. */
+  private readonly limitedClaims: LimitedClaims;
   private executor!: Executor; // built at start, once the pool (if any) is up
   private pool: ProcessPool | undefined;
   private readonly notifier: Notifier;
@@ -77,6 +82,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     this.acker = new Acker(store, this.logger, (queues) => {
       for (const queue of queues) this.producers.get(queue)?.wake();
     });
+    this.limitedClaims = new LimitedClaims(db, config.prefix, config.statementTimeout);
     this.notifier = new Notifier(db, this.logger, config.reconcileInterval, events);
     this.stager = new Stager(
       store,
@@ -120,7 +126,15 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   queueState(queue: string): QueueState | null {
     const producer = this.producers.get(queue);
     if (!producer) return null;
-    return { queue, limit: producer.limit, paused: producer.paused, running: producer.runningCount };
+    const { limit, paused, runningCount: running, aheadCount: claimedAhead } = producer;
+    return { queue, limit, paused, running, claimedAhead, ...producer.limits };
+  }
+
+  async queueLimits(queue: string): Promise<QueueLimitsState | null> {
+    const producer = this.producers.get(queue);
+    if (!producer) return null;
+    const limits = producer.limits;
+    return { queue, ...limits, partitions: await this.limitedClaims.partitions(queue, limits) };
   }
 
   /** The worker processes running `cpu: true` jobs, if this node has any. */
@@ -135,6 +149,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       database: this.db.kind,
       running: this.running,
       listening: this.notifier.listening,
+      pollOnly: this.db.canListen === false,
       heartbeatAge: this.peer.heartbeatAge,
       nodeTtl: this.config.cluster.nodeTtl,
       queues: [...this.producers.keys()],
@@ -181,8 +196,15 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
         this.hooks,
       );
       for (const q of config.queues) {
-        const deps = { store, executor: this.executor, acker: this.acker, node: config.node, logger: this.logger };
-        this.producers.set(q.name, new Producer(q.name, q.limit, q.paused, deps));
+        const deps = {
+          store,
+          executor: this.executor,
+          acker: this.acker,
+          node: config.node,
+          logger: this.logger,
+          limited: this.limitedClaims,
+        };
+        this.producers.set(q.name, new Producer(q.name, q.limit, q.paused, deps, q.limits));
       }
       const { executor, acker, producers, cluster, logger } = this;
       const interval = config.reconcileInterval;
@@ -245,6 +267,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     if (!this.started) return;
     this.started = false;
     this.running = false;
+    this.pool?.beginShutdown(); // a worker process that exits from now on is not replaced
     this.unsubscribe?.();
     for (const plugin of this.plugins) await plugin.stop();
     // Hand leadership on now rather than after the drain; keep beating so our running jobs stay ours.
@@ -282,7 +305,17 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private async startPool(): Promise<ProcessPool | undefined> {
     const cpuWorkers = this.registry.all().filter((w) => w.options.cpu);
     if (this.config.processes === 0 || cpuWorkers.length === 0 || this.config.queues.length === 0) return undefined;
-    const spec = buildBootSpec(cpuWorkers, this.rootFile, ['log', 'error', 'warn']);
+    const underTestRunner = testRunnerFallback(
+      cpuWorkers.map((w) => w.name),
+      this.rootFile,
+      cpuWorkers.map((w) => w.hostModule),
+      [...process.execArgv, ...this.config.processExecArgv],
+    );
+    if (underTestRunner) {
+      warnTestRunnerFallback(underTestRunner);
+      return undefined;
+    }
+    const spec = buildBootSpec(cpuWorkers, this.rootFile, ['log', 'error', 'warn'], this.config.processExclude);
     const pool = new ProcessPool(
       this.config.processes,
       this.config.processExecArgv,
@@ -291,6 +324,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       this.logger,
       this.events,
     );
+    pool.inspectPort = this.config.processInspectPort;
     await pool.start();
     return pool;
   }
@@ -302,7 +336,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
 
   private apply(signal: Signal): void {
     if (signal.action === 'pkill') {
-      this.executor.kill(signal.job_id);
+      stopCancelled(signal.job_id, this.producers.values(), this.executor);
       return;
     }
     if (signal.action === 'leader') {
@@ -311,9 +345,16 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     }
     const producer = this.producers.get(signal.queue);
     if (!producer) return;
-    if (signal.action === 'pause') producer.pause();
+    if (signal.action === 'available') producer.wake();
+    else if (signal.action === 'pause') producer.pause();
     else if (signal.action === 'resume') producer.resume();
     else if (signal.action === 'scale') producer.scale(signal.limit);
+    else if (signal.action === 'limits') {
+      if (signal.limit !== undefined) producer.scale(signal.limit);
+      const change = readLimitsChange(signal.change, `the limits signalled for queue '${signal.queue}'`);
+      if (change instanceof Error) this.logger.warn(`${change.message}; the queue keeps its limits`);
+      else producer.changeLimits(change);
+    }
   }
 
   private wakeAll(): void {

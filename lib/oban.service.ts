@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import type { ObanConfig } from './config/config';
@@ -6,8 +6,8 @@ import type { Database, Queryable, Statement } from './db/database';
 import { ObanError, ObanValidationError } from './errors';
 import type { InsertCall, ObanHooks } from './events/hooks';
 import type { ObanEvents } from './events/oban-events';
-import { JOB_STATES, type Job, type JobArgs, type JobState } from './job';
-import type { NodeView, QueueState } from './node-view';
+import { FINAL_STATES, type InsertedJob, JOB_STATES, type Job, type JobArgs, type JobState } from './job';
+import type { NodeView, QueueLimitsState, QueueState } from './node-view';
 import { OBAN_INTERNALS, OBAN_JOB_STORE, OBAN_NODE } from './oban.tokens';
 import type { PoolProcessStats } from './pool/protocol/stats';
 import type { Signal, SignalBus } from './signals';
@@ -15,9 +15,27 @@ import type { JobCancel, JobSnooze } from './snooze-cancel';
 import type { ClusterStore } from './store/cluster-store';
 import type { InsertRow, JobStore, ListJobsFilter } from './store/job-store';
 import type { PgJobStore } from './store/pg-job-store';
+import type { QueueLimitsChange } from './store/limited-claim';
+import { LIMIT_KEYS, limitsChange } from './validation/limit-options';
+import { knownKeys } from './validation/rules';
 import { type InsertOptions, type JobOptions, validateJob } from './validation/job-options';
 import type { ObanWorker, WorkerClass } from './worker/worker.interface';
 import { WorkerRegistry } from './worker/worker-registry';
+import { type AwaitOptions, Relay, settlement } from './compose/relay';
+import { buildComposeStatements } from './compose/statements';
+import { Workflow } from './compose/workflow';
+import type { InsertedWorkflow, PlannedStep } from './compose/workflow';
+import { type WorkflowStatus, WorkflowStore } from './compose/workflow-store';
+import {
+  Batch,
+  type BatchCallback,
+  type BatchCallbackName,
+  type BatchMemberInput,
+  type BatchOptions,
+  type BatchStatus,
+  BatchStore,
+  checkBatchId,
+} from './compose/batch';
 
 /**
  * The parts of this node the `Oban` service and nest-oban/testing work with,
@@ -45,6 +63,11 @@ interface InsertInput {
 }
 
 /** The args a worker's perform takes. */
+/** What `scaleQueue` may change: the local limit and the limits across nodes (null removes one). */
+export interface ScaleQueueOptions extends QueueLimitsChange {
+  limit?: number;
+}
+
 export type ArgsOf<W> = W extends ObanWorker<infer A, any> ? A : JobArgs;
 /** What a worker's perform returns (awaited), snooze and cancel aside: the type of its jobs' `result`. */
 export type ResultOf<W> = W extends { perform(...args: any[]): infer R }
@@ -64,7 +87,7 @@ export type InsertAllEntry<W extends ObanWorker<any, any> = ObanWorker<any, any>
  *   await this.oban.insert(HashWorker, { rounds: 1000 }, { scheduleIn: 60 });
  */
 @Injectable()
-export class Oban {
+export class Oban implements OnModuleDestroy {
   private readonly localQueues: Set<string>;
   /** Queues already warned about as run by no live node. */
   private readonly warnedQueues = new Set<string>();
@@ -94,19 +117,25 @@ export class Oban {
     worker: abstract new (...args: any[]) => W,
     args: ArgsOf<W>,
     options?: InsertOptions,
-  ): Promise<Job<ArgsOf<W>, ResultOf<W>>>;
-  insert(worker: string, args: JobArgs, options?: InsertOptions): Promise<Job>;
-  async insert(worker: WorkerClass | string, args: unknown, options: InsertOptions = {}): Promise<Job<any, any>> {
+  ): Promise<InsertedJob<ArgsOf<W>, ResultOf<W>>>;
+  insert(worker: string, args: JobArgs, options?: InsertOptions): Promise<InsertedJob>;
+  async insert(
+    worker: WorkerClass | string,
+    args: unknown,
+    options: InsertOptions = {},
+  ): Promise<InsertedJob<any, any>> {
     const where = `insert(${workerLabel(worker)})`;
     const began = performance.now();
     const rows = await this.buildRows([{ worker, args, options, where }]);
-    const jobs = await this.write('insert', rows, this.via(options.manager, where));
+    const via = this.via(options.manager, where);
+    const jobs = await this.write('insert', rows, via);
+    if (!via) this.announce(jobs);
     if (this.events.has('insert')) this.emitInsert(jobs, false, began);
     return jobs[0];
   }
 
   /** Stores many jobs in one statement (one round trip) and returns them in input order. */
-  async insertAll(entries: InsertAllEntry[], options: { manager?: EntityManager } = {}): Promise<Job[]> {
+  async insertAll(entries: InsertAllEntry[], options: { manager?: EntityManager } = {}): Promise<InsertedJob[]> {
     if (!Array.isArray(entries))
       throw new ObanValidationError('insertAll: expected an array of { worker, args, ...options }');
     const inputs = entries.map((entry, i) => {
@@ -121,16 +150,36 @@ export class Oban {
     });
     const began = performance.now();
     const rows = await this.buildRows(inputs);
-    const jobs = await this.write('insertAll', rows, this.via(options.manager, 'insertAll'));
+    const via = this.via(options.manager, 'insertAll');
+    const jobs = await this.write('insertAll', rows, via);
+    if (!via) this.announce(jobs);
     if (this.events.has('insert')) this.emitInsert(jobs, true, began);
     return jobs;
   }
 
   /** Writes the rows, through the insert hook when one is registered (it may add to each row's meta). */
-  private write(operation: InsertCall['operation'], rows: InsertRow[], via: Queryable | undefined): Promise<Job[]> {
+  private write(
+    operation: InsertCall['operation'],
+    rows: InsertRow[],
+    via: Queryable | undefined,
+  ): Promise<InsertedJob[]> {
     const hook = this.internals.hooks?.insert;
     const write = () => this.store.insertJobs(rows, via);
     return hook ? hook({ operation, rows }, write, (jobs) => jobs.map((j) => j.id)) : write();
+  }
+
+  /**
+   * Committed available jobs wake this node's producers of their queues at
+   * once (other nodes hear the insert's NOTIFY). Not for an insert in the
+   * caller's transaction: it is not committed yet, and the NOTIFY goes out when it is.
+   */
+  private announce(jobs: Job[]): void {
+    let last: string | undefined;
+    for (const job of jobs) {
+      if (job.state !== 'available' || job.queue === last) continue;
+      last = job.queue;
+      this.signals.emit({ action: 'available', queue: job.queue });
+    }
   }
 
   private emitInsert(jobs: Job[], bulk: boolean, began: number): void {
@@ -189,6 +238,250 @@ export class Oban {
   }
 
   /**
+   * Inserts a job and waits for its result, from whichever node runs it:
+   * resolves with what `perform` returned; rejects with RelayDiscardedError,
+   * RelayCancelledError or RelayDeletedError, or RelayTimeoutError /
+   * RelayAbortedError when `timeout` (default 60 s) or `signal` ends the wait
+   * first (the job goes on unless `cancel: true`).
+   */
+  relay<W extends ObanWorker<any, any>>(
+    worker: abstract new (...args: any[]) => W,
+    args: ArgsOf<W>,
+    options?: JobOptions & AwaitOptions,
+  ): Promise<ResultOf<W>>;
+  relay(worker: string, args: JobArgs, options?: JobOptions & AwaitOptions): Promise<unknown>;
+  async relay(worker: WorkerClass | string, args: unknown, options: JobOptions & AwaitOptions = {}): Promise<unknown> {
+    const where = `relay(${workerLabel(worker)})`;
+    if (typeof options !== 'object' || options === null) {
+      throw new ObanValidationError(`${where}: options must be an object of job and wait options`);
+    }
+    const { timeout, signal, cancel, ...jobOptions } = options;
+    if ('manager' in jobOptions) {
+      throw new ObanValidationError(
+        `${where}: no manager: a job inserted in your transaction cannot run before it commits; ` +
+          `insert it with { manager }, then awaitJob(job) after the commit`,
+      );
+    }
+    const awaiting = { timeout, signal, cancel };
+    const relayMeta = { ...(jobOptions.meta ?? {}), relay: true };
+    const job = await this.insert(worker as string, args as JobArgs, { ...jobOptions, meta: relayMeta });
+    return this.awaitJob(job, awaiting);
+  }
+
+  /**
+   * Waits for a job (or job id) to finish, on any node, and resolves with its
+   * result; rejects as `relay` does. Notified when it finishes, polled as a fallback.
+   */
+  awaitJob<R>(job: Job<any, R>, options?: AwaitOptions): Promise<R>;
+  awaitJob(job: number, options?: AwaitOptions): Promise<unknown>;
+  async awaitJob(job: Job | number, options: AwaitOptions = {}): Promise<unknown> {
+    const id = checkId(typeof job === 'object' && job !== null ? job.id : job, 'awaitJob');
+    // A job handed over finished (as inline testing returns it) needs no wait.
+    if (typeof job === 'object' && FINAL_STATES.includes(job.state)) {
+      const last = job.errors[job.errors.length - 1];
+      const outcome = settlement(id, { state: job.state, worker: job.worker, result: job.result, last_error: last });
+      if (outcome.ok) return outcome.result;
+      throw outcome.error;
+    }
+    return this.relayer().wait(id, options, `awaitJob(${id})`);
+  }
+
+  /**
+   * Starts a workflow: add steps (each a job, or a sub-workflow) with the
+   * steps they depend on, then `insert()` them all in one statement. See
+   * README "Workflows".
+   */
+  workflow(): Workflow {
+    return new Workflow((id, steps, manager) => this.writeWorkflow(id, steps, manager, undefined, 'workflow'));
+  }
+
+  /**
+   * Adds steps to the workflow of `job`, a step running now (call it from
+   * `perform`): deps may name stored steps, and whoever depends on
+   * `{ appendedBy: <job's step> }` waits for the new jobs too (fan-out).
+   */
+  appendToWorkflow(job: Pick<Job, 'id' | 'meta'>): Workflow<never, string> {
+    const where = `appendToWorkflow(job ${job?.id})`;
+    const id = typeof job?.meta?.workflow_id === 'string' ? job.meta.workflow_id : undefined;
+    if (!id) throw new ObanValidationError(`${where}: the job belongs to no workflow (no meta.workflow_id)`);
+    const write = (wf: string, steps: PlannedStep[], manager: EntityManager | undefined) =>
+      this.writeWorkflow(wf, steps, manager, checkId(job.id, where), where);
+    return new Workflow<never, string>(write, id, where, true);
+  }
+
+  /** The jobs of a workflow counted by state, in all and per step; `finished` once none is left to run. */
+  workflowStatus(id: string): Promise<WorkflowStatus> {
+    return this.workflows().status(checkWorkflowId(id, 'workflowStatus'));
+  }
+
+  /** The jobs of a workflow, in id order (at most `limit`, default 1000). */
+  workflowJobs(id: string, limit = 1000): Promise<Job[]> {
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new ObanValidationError(`workflowJobs: limit must be a whole number >= 1, got ${String(limit)}`);
+    }
+    return this.workflows().jobs(checkWorkflowId(id, 'workflowJobs'), limit);
+  }
+
+  /** Cancels every unfinished job of a workflow (running ones are stopped where they run); returns the ids. */
+  async cancelWorkflow(id: string): Promise<number[]> {
+    const { cancelled, executing } = await this.workflows().cancel(checkWorkflowId(id, 'cancelWorkflow'));
+    for (const jobId of executing) this.signals.emit({ action: 'pkill', job_id: jobId });
+    return cancelled;
+  }
+
+  /**
+   * Retries the discarded and cancelled jobs of a workflow: those whose
+   * dependencies are done run now, the others wait for them again.
+   */
+  retryWorkflow(id: string): Promise<Array<{ id: number; state: JobState }>> {
+    return this.workflows().retry(checkWorkflowId(id, 'retryWorkflow'));
+  }
+
+  private async writeWorkflow(
+    id: string,
+    steps: PlannedStep[],
+    manager: EntityManager | undefined,
+    appender: number | undefined,
+    where: string,
+  ): Promise<InsertedWorkflow> {
+    this.refuseInline(where);
+    const began = performance.now();
+    const inputs = steps.map((step) => ({
+      worker: step.worker,
+      args: step.args,
+      options: {
+        ...step.options,
+        meta: {
+          ...(step.options.meta ?? {}),
+          workflow_id: id,
+          workflow_step: step.name,
+          workflow_deps: step.deps.map((d) => d.name),
+        },
+      },
+      where: `${where} step '${step.name}' (${workerLabel(step.worker)})`,
+    }));
+    const rows = await this.buildRows(inputs);
+    const via = this.via(manager, where);
+    if (
+      manager &&
+      (manager as { queryRunner?: { isTransactionActive?: boolean } }).queryRunner?.isTransactionActive !== true
+    ) {
+      throw new ObanValidationError(
+        `${where}: manager must be the EntityManager of a running transaction (dataSource.transaction(...)), ` +
+          `so the steps and their dependencies are written together`,
+      );
+    }
+    const inserted = await this.workflows().insert(id, steps, rows, via, appender, where);
+    if (this.events.has('insert')) this.emitInsert(Object.values(inserted.jobs), true, began);
+    return inserted;
+  }
+
+  /**
+   * Starts a batch: jobs added with `add()`, inserted together by `insert()`,
+   * with callback jobs inserted once when all completed (`onCompleted`), all
+   * finished in any way (`onExhausted`), or the first failed (`onDiscarded`).
+   */
+  batch(options: BatchOptions = {}): Batch {
+    return new Batch((id, callbacks, members, manager) => this.writeBatch(id, callbacks, members, manager), options);
+  }
+
+  /** Adds jobs to a batch that still has unfinished members (refused once it has finished). */
+  async addToBatch(id: string, entries: InsertAllEntry[], options: { manager?: EntityManager } = {}): Promise<Job[]> {
+    const where = `addToBatch('${id}')`;
+    checkBatchId(id, 'addToBatch');
+    if (!Array.isArray(entries))
+      throw new ObanValidationError(`${where}: expected an array of { worker, args, ...options }`);
+    const members = entries.map((entry, i) => {
+      const { worker, args, ...jobOptions } = entry ?? ({} as InsertAllEntry);
+      return { worker, args, options: jobOptions, where: `${where}[${i}]` };
+    });
+    this.refuseInline(where);
+    const rows = await this.buildRows(members.map((m) => this.batchMember(id, m)));
+    return this.batches().grow(id, rows, this.via(options.manager, where), where);
+  }
+
+  /** A batch's counts and fired callbacks, or null when there is no such batch. */
+  batchStatus(id: string): Promise<BatchStatus | null> {
+    return this.batches().status(checkBatchId(id, 'batchStatus'));
+  }
+
+  private async writeBatch(
+    id: string,
+    callbacks: Partial<Record<BatchCallbackName, BatchCallback>>,
+    members: BatchMemberInput[],
+    manager: EntityManager | undefined,
+  ): Promise<{ id: string; jobs: Job[] }> {
+    this.refuseInline('batch');
+    const callbackRows: Partial<Record<BatchCallbackName, InsertRow>> = {};
+    for (const [name, callback] of Object.entries(callbacks) as Array<[BatchCallbackName, BatchCallback]>) {
+      if (typeof callback !== 'object' || callback === null) {
+        throw new ObanValidationError(`batch: ${name} must be { worker, args?, ...job options }`);
+      }
+      const { worker, args = {}, ...jobOptions } = callback;
+      [callbackRows[name]] = await this.buildRows([
+        { worker, args, options: jobOptions, where: `batch ${name} (${workerLabel(worker)})` },
+      ]);
+    }
+    const rows = await this.buildRows(members.map((m) => this.batchMember(id, m)));
+    const jobs = await this.batches().create(id, callbackRows, rows, this.via(manager, 'batch.insert'));
+    return { id, jobs };
+  }
+
+  private batchMember(id: string, member: BatchMemberInput) {
+    const options = member.options ?? {};
+    return {
+      ...member,
+      where: `${member.where} (${workerLabel(member.worker)})`,
+      options: { ...options, meta: { ...(options.meta ?? {}), batch_id: id } },
+    };
+  }
+
+  /** Workflows and batches are kept by the database's triggers, which `testing: 'inline'` has no part in. */
+  private refuseInline(where: string): void {
+    if (this.internals.config.testing === 'inline') {
+      throw new ObanValidationError(
+        `${where}: testing is 'inline', where each job runs at insert, so no job could wait for another; ` +
+          `use testing: 'manual' and drainQueue to run workflows and batches in tests`,
+      );
+    }
+  }
+
+  private batchStore: BatchStore | undefined;
+
+  private batches(): BatchStore {
+    const { db, config } = this.internals;
+    this.batchStore ??= new BatchStore(db, buildComposeStatements(config.prefix));
+    return this.batchStore;
+  }
+
+  private workflowStore: WorkflowStore | undefined;
+
+  private workflows(): WorkflowStore {
+    const { db, config } = this.internals;
+    this.workflowStore ??= new WorkflowStore(db, buildComposeStatements(config.prefix));
+    return this.workflowStore;
+  }
+
+  private relaying: Relay | undefined;
+
+  private relayer(): Relay {
+    const { db, config } = this.internals;
+    this.relaying ??= new Relay(
+      db,
+      buildComposeStatements(config.prefix),
+      this.logger,
+      config.stageInterval,
+      config.reconcileInterval,
+      (id) => this.cancelJob(id),
+    );
+    return this.relaying;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.relaying?.close();
+  }
+
+  /**
    * Stops every node from starting jobs of `queue`; running jobs finish. The
    * pause is remembered (oban_queues): nodes that start later start paused.
    */
@@ -205,14 +498,42 @@ export class Oban {
 
   /**
    * Sets the queue's limit on every node that runs it, remembered for nodes
-   * that start later (it outranks their configured limit).
+   * that start later (it outranks their configured limit). With an object,
+   * also (or only) its limits across nodes: `globalLimit`, `rateLimit`,
+   * `partition`, each replacing the configured one, null removing it; e.g.
+   * `scaleQueue('media', { globalLimit: 5 })`.
    */
-  async scaleQueue(queue: string, limit: number): Promise<void> {
+  async scaleQueue(queue: string, scale: number | ScaleQueueOptions): Promise<void> {
     await this.requireKnownQueue(queue, 'scaleQueue');
-    if (!Number.isInteger(limit) || limit < 1) {
-      throw new ObanValidationError(`scaleQueue('${queue}'): limit must be a whole number >= 1, got ${String(limit)}`);
+    const where = `scaleQueue('${queue}')`;
+    const fail = (message: string): never => {
+      throw new ObanValidationError(message);
+    };
+    const options = (typeof scale === 'object' && scale !== null ? scale : { limit: scale }) as Record<string, unknown>;
+    knownKeys(options, ['limit', ...LIMIT_KEYS], fail, { within: where });
+    const { limit } = options;
+    if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)) {
+      throw new ObanValidationError(`${where}: limit must be a whole number >= 1, got ${String(limit)}`);
     }
-    await this.signal({ action: 'scale', queue, limit }, { limit });
+    const limits = limitsChange(options, where, fail);
+    if (Object.keys(limits).length === 0) {
+      if (limit === undefined) fail(`${where}: nothing to change; give limit, globalLimit, rateLimit or partition`);
+      await this.signal({ action: 'scale', queue, limit: limit as number }, { limit: limit as number });
+      return;
+    }
+    const signal: Signal & { queue: string } = { action: 'limits', queue, change: limits };
+    if (limit !== undefined) signal.limit = limit as number;
+    await this.signal(signal, { limit: limit as number | undefined, limits });
+  }
+
+  /**
+   * The queue's limits across nodes and, per partition, the jobs running and
+   * available on all nodes and what is left of the global and rate limits
+   * (one read of the queue's executing and available jobs); null if this node
+   * does not run the queue.
+   */
+  checkLimits(queue: string): Promise<QueueLimitsState | null> {
+    return this.node().queueLimits(queue);
   }
 
   /** Whether this node is the cluster's leader (runs the lifeline, pruner and cron) now. */
@@ -235,12 +556,15 @@ export class Oban {
   }
 
   /** Remembers the queue's new state and tells every node, in one statement; this node hears it at once. */
-  private async signal(signal: Signal & { queue: string }, change: { paused?: boolean; limit?: number }) {
+  private async signal(
+    signal: Signal & { queue: string },
+    change: { paused?: boolean; limit?: number; limits?: QueueLimitsChange },
+  ) {
     await this.cluster.setQueueState(signal.queue, change, signal);
     this.signals.emit(signal);
     const { node } = this.internals.config;
-    if (signal.action === 'scale') {
-      if (this.events.has('queue.scale'))
+    if (signal.action === 'scale' || signal.action === 'limits') {
+      if (signal.limit !== undefined && this.events.has('queue.scale'))
         this.events.emit('queue.scale', { queue: signal.queue, node, limit: signal.limit });
     } else {
       const name = signal.action === 'pause' ? 'queue.pause' : 'queue.resume';
@@ -322,6 +646,13 @@ function workerLabel(worker: unknown): string {
   if (typeof worker === 'string') return `'${worker}'`;
   if (typeof worker === 'function') return worker.name || 'anonymous class';
   return String(worker);
+}
+
+function checkWorkflowId(id: unknown, where: string): string {
+  if (typeof id !== 'string' || id === '') {
+    throw new ObanValidationError(`${where}: workflow id must be a non-empty string, got ${String(id)}`);
+  }
+  return id;
 }
 
 function checkId(id: unknown, where: string): number {

@@ -15,8 +15,12 @@ MAIN_PROCESS_CALLS satisfies ReadonlyArray<keyof Oban>;
 export function remoteOban(call: MainProcessCall): Oban {
   const remote: Record<string, unknown> = {
     checkQueue: mainProcessOnly('checkQueue'),
+    checkLimits: mainProcessOnly('checkLimits'),
     checkProcesses: mainProcessOnly('checkProcesses'),
     isLeader: mainProcessOnly('isLeader'),
+    workflow: builderInMainProcess('workflow'),
+    appendToWorkflow: builderInMainProcess('appendToWorkflow'),
+    batch: builderInMainProcess('batch'),
   };
   for (const method of MAIN_PROCESS_CALLS) {
     remote[method] = (...args: unknown[]) => call(method, encodeCallArgs(method, args));
@@ -27,6 +31,16 @@ export function remoteOban(call: MainProcessCall): Oban {
 function mainProcessOnly(method: keyof Oban) {
   return (): never => {
     throw new ObanError(`${String(method)}() reports the main process and is not available in a worker process`);
+  };
+}
+
+/** The workflow and batch builders hold worker classes and callbacks, which cannot cross the IPC channel. */
+function builderInMainProcess(method: keyof Oban) {
+  return (): never => {
+    throw new ObanError(
+      `${String(method)}() is not available in a worker process (cpu: true): build workflows and batches from a ` +
+        `worker without cpu: true (addToBatch, awaitJob, relay and the workflow status calls do work here)`,
+    );
   };
 }
 

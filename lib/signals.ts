@@ -5,9 +5,20 @@ export type Signal =
   | { action: 'pause'; queue: string }
   | { action: 'resume'; queue: string }
   | { action: 'scale'; queue: string; limit: number }
+  /**
+   * Limits across nodes changed (scaleQueue with globalLimit, rateLimit or
+   * partition): `change` is a QueueLimitsChange (store/limited-claim.ts),
+   * checked again by each node that receives it; `limit` if that changed too.
+   */
+  | { action: 'limits'; queue: string; change: Record<string, unknown>; limit?: number }
   | { action: 'pkill'; job_id: number }
   /** The leader gave up its lease (shutdown): every node bids for it now. */
-  | { action: 'leader'; resigned: string };
+  | { action: 'leader'; resigned: string }
+  /**
+   * In this process only: an insert committed available jobs of `queue`. Its
+   * own producer starts claiming without waiting for the NOTIFY to come back.
+   */
+  | { action: 'available'; queue: string };
 
 /**
  * Delivers signals inside this process at once, besides the NOTIFY that carries

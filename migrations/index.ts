@@ -1,6 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { downV1, upV1 } from './v1';
 import { downV2, upV2 } from './v2';
+import { downV3, onlineV3, upV3 } from './v3';
+import { downV4, upV4 } from './v4';
+import { downV5, onlineV5, upV5 } from './v5';
+import { downV6, upV6 } from './v6';
 
 /**
  * nest-oban's schema versions. Each version's SQL is idempotent, so running a
@@ -12,11 +16,21 @@ export interface ObanSchemaVersion {
   version: number;
   up(schema: string): string[];
   down(schema: string): string[];
+  /**
+   * Statements doing the slow part of `up` without blocking writes (CREATE
+   * INDEX CONCURRENTLY), each on its own outside any transaction. migrate()
+   * runs them first on a large table; `up` then finds their work done.
+   */
+  online?(schema: string): string[];
 }
 
 export const OBAN_SCHEMA_VERSIONS: readonly ObanSchemaVersion[] = [
   { version: 1, up: upV1, down: downV1 },
   { version: 2, up: upV2, down: downV2 },
+  { version: 3, up: upV3, down: downV3, online: onlineV3 },
+  { version: 4, up: upV4, down: downV4 },
+  { version: 5, up: upV5, down: downV5, online: onlineV5 },
+  { version: 6, up: upV6, down: downV6 },
 ];
 
 export const OBAN_SCHEMA_VERSION = OBAN_SCHEMA_VERSIONS.length;

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ObanModule } from '../lib';
+import { ObanDashboardModule } from '../lib/dashboard';
 import { databaseUrl, typeOrmOptions } from './database';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -24,6 +25,14 @@ import { UsersModule } from './users/users.module';
     ReportsModule,
     HealthModule, // GET /health, /health/live, /health/ready
     MetricsModule, // GET /metrics (Prometheus)
+    // GET /oban: the dashboard. A development app: it answers requests from this machine only.
+    ObanDashboardModule.forRoot({ path: '/oban', authorize: fromThisMachine }),
   ],
 })
 export class AppModule {}
+
+/** True for a request from the loopback interface (Express's and Fastify's requests alike). */
+export function fromThisMachine(request: any): boolean {
+  const address: string | undefined = request.socket?.remoteAddress ?? request.raw?.socket?.remoteAddress;
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}

@@ -28,6 +28,8 @@ const LAYERS: Layer[] = [
   { name: 'queue', holds: inFolder('queue') },
   { name: 'pool', holds: (f) => inFolder('pool')(f) && !inFolder('pool/child')(f) },
   { name: 'plugins', holds: inFolder('plugins') },
+  // Workflows, relay and batches: above the queue machinery, used by the node's Oban service.
+  { name: 'compose', holds: inFolder('compose') },
   {
     name: 'node',
     holds: oneOf(
@@ -47,9 +49,13 @@ const LAYERS: Layer[] = [
   { name: 'tracing', holds: inFolder('tracing') },
   // nest-oban/metrics, beside health and testing; the main entry loads without prom-client.
   { name: 'metrics', holds: inFolder('metrics') },
+  // nest-oban/dashboard, beside health and metrics: reads the node through NodeView and acts through Oban.
+  { name: 'dashboard', holds: inFolder('dashboard') },
   { name: 'testing', holds: inFolder('testing') },
   // The pool process's own program: found by path, imported by nothing of the main process.
   { name: 'pool process', holds: inFolder('pool/child') },
+  // The `nest-oban` command (package.json "bin"): on top of everything, imported by nothing.
+  { name: 'cli', holds: inFolder('cli') },
 ];
 
 describe('architecture of lib/', () => {

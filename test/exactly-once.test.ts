@@ -58,6 +58,11 @@ describe('several nodes on one database', () => {
     );
     assert.equal(effects.n, 10_000, 'one side effect per job');
     assert.equal(effects.nodes, 2, 'both nodes took part');
+    // Claiming ahead must not let one node hoard the queue: each does a fair part of the work.
+    const shares = await schema.query<{ node: string; n: number }>(
+      `SELECT node, count(*)::int AS n FROM "${schema.prefix}".side_effects GROUP BY node ORDER BY node`,
+    );
+    for (const { node, n } of shares) assert.ok(n >= 2_000, `node ${node} ran ${n} of 10,000 jobs (at least 2,000)`);
     const [mismatch] = await schema.query(
       `SELECT count(*)::int AS n FROM ${schema.jobs} j JOIN "${schema.prefix}".side_effects s ON s.job_id = j.id
        WHERE j.attempted_by[1] <> s.node`,

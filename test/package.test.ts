@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as entry from '../lib';
 import type { ArgsOf, Job, JobState, ObanModuleOptions, ObanWorker, ResultOf, WorkerOptions } from '../lib';
@@ -82,6 +82,42 @@ describe('package', () => {
       assert.ok(existsSync(HEARTBEAT_THREAD_ENTRY), `${HEARTBEAT_THREAD_ENTRY} was built`);
     } finally {
       rmSync(out, { recursive: true, force: true });
+    }
+  });
+  it('packs the nest-oban bin executable with its shebang, and ships no source map pointing outside the package', () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    assert.deepEqual(pkg.bin, { 'nest-oban': 'dist/lib/cli/main.js' });
+    // The package's own build script, in a copy of the sources (inside the repo: node_modules resolve upwards).
+    const copy = mkdtempSync(path.join(root, '.pack-test-'));
+    try {
+      for (const entry of ['lib', 'migrations', 'sample', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+        cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true });
+      }
+      execFileSync('npm', ['run', 'build', '--silent'], { cwd: copy, stdio: 'pipe' });
+      const [packed] = JSON.parse(
+        execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+          cwd: copy,
+          stdio: 'pipe',
+        }).toString(),
+      ) as Array<{ files: Array<{ path: string; mode: number }> }>;
+      const files = new Map(packed.files.map((f) => [f.path, f.mode]));
+      const bin = files.get(pkg.bin['nest-oban']);
+      assert.ok(bin !== undefined, 'the bin is in the package');
+      assert.equal(bin & 0o111, 0o111, `the bin is executable in the tarball (mode ${bin.toString(8)})`);
+      assert.match(readFileSync(path.join(copy, pkg.bin['nest-oban']), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+      // A debugger follows a map's sources: each must be a file of the package (or no map is shipped).
+      for (const file of [...files.keys()].filter((f) => f.endsWith('.map'))) {
+        const map = JSON.parse(readFileSync(path.join(copy, file), 'utf8')) as {
+          sources: string[];
+          sourceRoot?: string;
+        };
+        for (const source of map.sources) {
+          const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), map.sourceRoot ?? '', source));
+          assert.ok(files.has(target), `${file} points at ${target}, which is not in the package`);
+        }
+      }
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
     }
   });
 });

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ObanConfigError, ObanValidationError } from '../lib/errors';
+import { JOB_STATES } from '../lib/job';
 import { type JobOptions, type ResolvedWorkerRef, validateJob } from '../lib/validation/job-options';
 import { booleanOption, describe as describeValue, integerOption, numberOption } from '../lib/validation/option-checks';
 import { type Fail, knownKeys, maxAttempts, priority, queueName, tags } from '../lib/validation/rules';
@@ -150,6 +151,7 @@ describe('resolveWorkerOptions', () => {
       backoff: undefined,
       tags: [],
       cpu: false,
+      unique: undefined,
     });
   });
 
@@ -166,8 +168,26 @@ describe('resolveWorkerOptions', () => {
         tags: ['heavy'],
         cpu: true,
       }),
-      { name: 'hash.v1', queue: 'cpu', maxAttempts: 3, priority: 9, timeout: 250, backoff, tags: ['heavy'], cpu: true },
+      {
+        name: 'hash.v1',
+        queue: 'cpu',
+        maxAttempts: 3,
+        priority: 9,
+        timeout: 250,
+        backoff,
+        tags: ['heavy'],
+        cpu: true,
+        unique: undefined,
+      },
     );
+    assert.deepEqual(resolveWorkerOptions('HashWorker', { unique: true }).unique, {
+      fields: ['worker', 'queue', 'args'],
+      keys: null,
+      period: 60,
+      states: JOB_STATES.filter((s) => !['discarded', 'cancelled'].includes(s)),
+      timestamp: 'insertedAt',
+      replace: null,
+    });
     assert.equal(resolveWorkerOptions('HashWorker', { backoff: 0 }).backoff, 0);
     assert.equal(resolveWorkerOptions('HashWorker', { backoff: 12.5 }).backoff, 12.5);
     assert.equal(resolveWorkerOptions('HashWorker', { name: 'n'.repeat(127) }).name, 'n'.repeat(127));
@@ -176,7 +196,7 @@ describe('resolveWorkerOptions', () => {
   it('rejects an unknown option, listing the known ones', () => {
     configFails(
       { retries: 3 },
-      "unknown option 'retries' (known: name, queue, maxAttempts, priority, timeout, backoff, tags, cpu)",
+      "unknown option 'retries' (known: name, queue, maxAttempts, priority, timeout, backoff, tags, cpu, unique)",
     );
   });
 
@@ -288,7 +308,7 @@ describe('validateJob', () => {
   it('rejects an unknown option, listing the known ones', () => {
     validationFails(
       () => job({}, { queu: 'x' } as JobOptions),
-      "unknown option 'queu' (known: queue, priority, scheduledAt, scheduleIn, maxAttempts, tags, meta, manager)",
+      "unknown option 'queu' (known: queue, priority, scheduledAt, scheduleIn, maxAttempts, tags, meta, unique, manager)",
     );
   });
 

@@ -8,11 +8,16 @@ import { resolveDataDir } from '../db/pglite-instance';
 import { knownKeys, queueName } from '../validation/rules';
 import { CLUSTER_OPTION_KEYS, type ClusterConfig, resolveClusterConfig } from './cluster-config';
 import type { ObanModuleOptions, QueueOption, TestingMode } from './options';
+import { withLaunchOverrides } from './launch-overrides';
+import type { QueueLimits } from '../store/limited-claim';
+import { LIMIT_KEYS, parseLimitParts, queueLimits } from '../validation/limit-options';
 
 export interface QueueConfig {
   name: string;
   limit: number;
   paused: boolean;
+  /** Limits across every node (globalLimit, rateLimit, partition); unset: none. */
+  limits?: QueueLimits;
 }
 
 /** Module options after defaults, environment overrides and validation. */
@@ -23,10 +28,16 @@ export interface ObanConfig {
   queues: QueueConfig[];
   processes: number;
   processExecArgv: string[];
+  /** The first worker process's debugger port, or undefined (`processInspect`). */
+  processInspectPort: number | undefined;
+  /** Names of global modules the worker processes leave out (`processExclude`). */
+  processExclude: string[];
   migrate: boolean;
   shutdownGracePeriod: number;
   stageInterval: number;
   poolSize: number;
+  /** Behind a pooler in transaction mode (`pooler: 'transaction'`), and the direct URL for sessions if given. */
+  pooler: { direct: string | undefined } | undefined;
   /** ms a statement may run, and to get a connection (see DatabaseTimeouts). */
   statementTimeout: number;
   connectTimeout: number;
@@ -50,11 +61,15 @@ const KNOWN_OPTIONS = new Set<keyof ObanModuleOptions>([
   'queues',
   'processes',
   'processExecArgv',
+  'processInspect',
+  'processExclude',
   'node',
   'migrate',
   'shutdownGracePeriod',
   'stageInterval',
   'poolSize',
+  'pooler',
+  'directConnection',
   'statementTimeout',
   'connectTimeout',
   'reconcileInterval',
@@ -74,6 +89,7 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     throw new ObanConfigError(`ObanModule: ${message}`);
   };
   if (typeof options !== 'object' || options === null) fail(`options must be an object`);
+  ({ options, env } = withLaunchOverrides(options, env));
   knownKeys(options, KNOWN_OPTIONS, fail);
 
   const connection = options.connection;
@@ -106,10 +122,13 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
     queues,
     processes: resolveProcesses(options.processes, env, fail),
     processExecArgv: resolveExecArgv(options.processExecArgv, fail),
+    processInspectPort: resolveInspectPort(options.processInspect, env, fail),
+    processExclude: resolveExclude(options.processExclude, fail),
     migrate: booleanOption(options.migrate, 'migrate', false, fail),
     shutdownGracePeriod: millisecondsOption(options.shutdownGracePeriod, 'shutdownGracePeriod', 15_000, 0, fail),
     stageInterval: millisecondsOption(options.stageInterval, 'stageInterval', 1_000, 10, fail),
     poolSize: integerOption(options.poolSize, 'poolSize', 10, 2, fail),
+    pooler: resolvePooler(options, fail),
     statementTimeout: millisecondsOption(
       options.statementTimeout,
       'statementTimeout',
@@ -134,6 +153,26 @@ export function resolveConfig(options: ObanModuleOptions, env: NodeJS.ProcessEnv
   };
 }
 
+function resolvePooler(options: ObanModuleOptions, fail: (m: string) => never): ObanConfig['pooler'] {
+  const { pooler, directConnection, connection } = options;
+  if (pooler !== undefined && pooler !== 'none' && pooler !== 'transaction') {
+    fail(`pooler must be 'none' or 'transaction', got ${describe(pooler)}`);
+  }
+  if (pooler !== 'transaction') {
+    if (directConnection !== undefined) fail(`directConnection is only used with pooler: 'transaction'`);
+    return undefined;
+  }
+  if (connection === undefined)
+    fail(`pooler: 'transaction' needs a Postgres connection (embedded PGlite has no pooler)`);
+  if (
+    directConnection !== undefined &&
+    !(typeof directConnection === 'string' && /^postgres(ql)?:\/\//.test(directConnection))
+  ) {
+    fail(`directConnection must be a postgres:// URL straight to Postgres, got ${describe(directConnection)}`);
+  }
+  return { direct: directConnection };
+}
+
 function resolveLogger(logger: unknown, level: unknown, fail: (m: string) => never): ObanLogger {
   if (logger !== undefined && (!isObject(logger) || typeof (logger as { log?: unknown }).log !== 'function')) {
     fail(`logger must be a Nest LoggerService (an object with log, error and warn methods), got ${describe(logger)}`);
@@ -149,7 +188,7 @@ function resolveLogger(logger: unknown, level: unknown, fail: (m: string) => nev
   return new ObanLogger(logger as ObanLogger | undefined, level as ObanLogLevel | undefined);
 }
 
-/** Parses `'default:10,heavy:16'`. */
+/** Parses `'default:10,heavy:16'`, with limits across nodes as more parts: `'media:10:global=20:rate=60/60'`. */
 export function parseQueueString(input: string, source: string): QueueConfig[] {
   const queues: QueueConfig[] = [];
   const trimmed = input.trim();
@@ -161,7 +200,14 @@ export function parseQueueString(input: string, source: string): QueueConfig[] {
         `ObanModule: ${source}: cannot parse '${part.trim()}' in '${input}'; expected 'name:limit,name:limit' (e.g. 'default:10,heavy:4')`,
       );
     }
-    queues.push(queueConfig(match[1], match[2], source));
+    const [limit, ...limitParts] = match[2].split(':');
+    const queue = queueConfig(match[1], limit, source);
+    if (limitParts.length > 0) {
+      queue.limits = parseLimitParts(limitParts, `${source}: queue '${match[1]}'`, (message) => {
+        throw new ObanConfigError(`ObanModule: ${message}`);
+      });
+    }
+    queues.push(queue);
   }
   return dedupe(queues, source);
 }
@@ -175,7 +221,13 @@ function parseQueueRecord(input: Record<string, QueueOption>, source: string): Q
   return Object.entries(input).map(([name, value]) => {
     if (isObject(value)) {
       const { limit, paused } = value as { limit: unknown; paused?: unknown };
+      const fail = (message: string): never => {
+        throw new ObanConfigError(`ObanModule: ${message}`);
+      };
+      knownKeys(value, ['limit', 'paused', ...LIMIT_KEYS], fail, { within: `${source}.${name}` });
       const queue = queueConfig(name, limit, source);
+      const limits = queueLimits(value as Record<string, unknown>, `${source}.${name}`, fail);
+      if (Object.keys(limits).length > 0) queue.limits = limits;
       if (paused !== undefined && typeof paused !== 'boolean') {
         throw new ObanConfigError(
           `ObanModule: ${source}.${name}.paused must be true or false, got ${describe(paused)}`,
@@ -251,7 +303,7 @@ function resolveTesting(value: unknown, fail: (m: string) => never): TestingMode
  * helper threads only compete with the other processes. Measured with two
  * processes on two cores: SHA-256 chains 12-20% and JSON work 8-10% faster.
  */
-export const DEFAULT_PROCESS_EXEC_ARGV = ['--single-threaded-gc'];
+export const DEFAULT_PROCESS_EXEC_ARGV = ['--single-threaded-gc', '--max-semi-space-size=4'];
 
 function resolveExecArgv(value: unknown, fail: (m: string) => never): string[] {
   if (value === undefined) return [...DEFAULT_PROCESS_EXEC_ARGV];
@@ -261,6 +313,32 @@ function resolveExecArgv(value: unknown, fail: (m: string) => never): string[] {
     );
   }
   return value as string[];
+}
+
+function resolveInspectPort(value: unknown, env: NodeJS.ProcessEnv, fail: (m: string) => never): number | undefined {
+  let source = 'processInspect';
+  if (value === undefined && env.OBAN_PRO_INSPECT !== undefined && env.OBAN_PRO_INSPECT.trim() !== '') {
+    source = 'env OBAN_PRO_INSPECT';
+    const raw = env.OBAN_PRO_INSPECT.trim();
+    value = raw === 'true' ? true : raw === 'false' ? false : /^\d+$/.test(raw) ? Number(raw) : raw;
+  }
+  if (value === undefined || value === false) return undefined;
+  // The main process's own port (9229 unless --inspect says otherwise), and the next ones for the workers.
+  if (value === true) return process.debugPort + 1;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024 || value > 65_000) {
+    fail(`${source} must be true or a port from 1024 to 65000 (the first worker process's), got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+function resolveExclude(value: unknown, fail: (m: string) => never): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) fail(`processExclude must be an array of module classes or names, got ${describe(value)}`);
+  return (value as unknown[]).map((entry, i) => {
+    if (typeof entry === 'function' && entry.name) return entry.name;
+    if (typeof entry === 'string' && entry.trim() !== '') return entry;
+    return fail(`processExclude[${i}] must be a module class or its name, got ${describe(entry)}`);
+  });
 }
 
 function resolveNode(value: unknown, fail: (m: string) => never): string {

@@ -3,9 +3,25 @@ import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { ObanLogLevel } from '../events/oban-logger';
 import type { ClusterOptions } from './cluster-options';
+import type { QueuePartition, RateLimit } from '../store/limited-claim';
 
-/** A queue's settings: a limit, or an object with the limit and whether it starts paused. */
-export type QueueOption = number | { limit: number; paused?: boolean };
+/**
+ * A queue's settings: a limit, or an object with the limit, whether it starts
+ * paused, and its limits across every node (README, "Global, rate and
+ * partitioned limits").
+ */
+export type QueueOption =
+  | number
+  | {
+      limit: number;
+      paused?: boolean;
+      /** At most this many jobs of the queue (of each partition) run at once on all nodes together. */
+      globalLimit?: number;
+      /** At most `allowed` starts (per partition) in any `period` seconds on all nodes together. */
+      rateLimit?: RateLimit;
+      /** Apply globalLimit and rateLimit per worker, or per value of some args or meta keys. */
+      partition?: QueuePartition;
+    };
 
 export interface ObanModuleOptions extends ClusterOptions {
   /**
@@ -33,11 +49,29 @@ export interface ObanModuleOptions extends ClusterOptions {
   processes?: number;
   /**
    * Node flags for the worker processes, after those they inherit from the
-   * main process. Default `['--single-threaded-gc']`: one process per core is
-   * busy already, and GC helper threads would only compete with the others.
-   * Setting it replaces the default (keep the flag in your list if you want it).
+   * main process. Default `['--single-threaded-gc', '--max-semi-space-size=4']`:
+   * one process per core is busy already, so GC helper threads would only
+   * compete with the others; and a young generation capped at 4 MB keeps jobs
+   * that churn short-lived objects as fast as in a bare process (README,
+   * "Memory and GC"). Setting it replaces the default (keep these flags in your list if you want them).
    */
   processExecArgv?: string[];
+  /**
+   * A debugger port for each worker process, so breakpoints in `cpu: true`
+   * workers hit (`--inspect` of the main process is not passed on: the ports
+   * would clash). `true`: the main process's debug port + 1 (9230 for 9229),
+   * then one more per process; a number: the first port. Default: env
+   * `OBAN_PRO_INSPECT` (a port, or `true`), else none.
+   */
+  processInspect?: boolean | number;
+  /**
+   * Global modules left out of the worker processes, which otherwise boot
+   * every global module of the app (TypeOrmModule.forRoot() makes each slower
+   * to start and heavier): the classes, e.g. `[TypeOrmModule]`, or their
+   * names. The modules they import are left out with them. A module the cpu
+   * workers' own modules import still boots there.
+   */
+  processExclude?: Array<Type | string>;
   /** This node's name in `attempted_by`; must be unique per process. Default `host:pid:random`. */
   node?: string;
   /** Run nest-oban's migrations at boot. Default false. */
@@ -48,6 +82,23 @@ export interface ObanModuleOptions extends ClusterOptions {
   stageInterval?: number;
   /** Connections in the pool nest-oban opens from a URL. Default 10. */
   poolSize?: number;
+  /**
+   * How `connection` reaches Postgres. `'transaction'`: through a pooler in
+   * transaction mode (PgBouncer's `pool_mode = transaction`, a managed
+   * Postgres's pooled port), where a session lasts one transaction:
+   * statements are sent unprepared, no `statement_timeout` is sent at
+   * connect (set it on the role), migrations lock per transaction, and what
+   * needs a session (LISTEN, the node name's lock) uses `directConnection`,
+   * or without it is left out: the poll every `stageInterval` ms is then the
+   * only wake-up. Default `'none'`: a direct connection or a session pooler.
+   */
+  pooler?: 'none' | 'transaction';
+  /**
+   * With `pooler: 'transaction'`: a `postgres://` URL straight to Postgres
+   * (around the pooler), for the LISTEN connection and the heartbeat's
+   * connection, which hold sessions. Two connections per node.
+   */
+  directConnection?: string;
   /**
    * Milliseconds one of nest-oban's statements may run: on a pool it opens,
    * Postgres cancels it then (`statement_timeout`); on any pool, nest-oban

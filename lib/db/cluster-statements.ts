@@ -184,10 +184,15 @@ export function buildClusterStatements(prefix: string) {
       'prune_jobs',
       `
     WITH doomed AS (
-      SELECT id FROM ${jobs}
-      WHERE (state = 'completed' AND completed_at < now() - $1 * interval '1 second')
-         OR (state = 'cancelled' AND cancelled_at < now() - $1 * interval '1 second')
-         OR (state = 'discarded' AND discarded_at < now() - $1 * interval '1 second')
+      SELECT id FROM ${jobs} AS f
+      WHERE ((state = 'completed' AND completed_at < now() - $1 * interval '1 second')
+          OR (state = 'cancelled' AND cancelled_at < now() - $1 * interval '1 second')
+          OR (state = 'discarded' AND discarded_at < now() - $1 * interval '1 second'))
+        /* A workflow's jobs stay until none of it is left to run (one probe of a partial index, schema v5). */
+        AND NOT (f.meta ? 'workflow_id' AND EXISTS (
+          SELECT 1 FROM ${jobs} AS o
+          WHERE o.meta ? 'workflow_id' AND o.meta->>'workflow_id' = f.meta->>'workflow_id'
+            AND o.state NOT IN ('completed', 'discarded', 'cancelled')))
       LIMIT $2
       FOR UPDATE SKIP LOCKED
     ), gone AS (
@@ -227,16 +232,20 @@ export function buildClusterStatements(prefix: string) {
 
     /**
      * Remembers queue $1's state (paused $2, limit $3; null leaves a field as
-     * it was) and sends signal $4 to every node, in one statement.
+     * it was; $5, a JSON object of limits across nodes, merged over those
+     * stored, a key with null removing a configured limit) and sends signal $4
+     * to every node, in one statement.
      */
     setQueueState: named(
       'set_queue_state',
       `
     WITH saved AS (
-      INSERT INTO ${queues} AS q (name, paused, "limit", updated_at) VALUES ($1, $2::boolean, $3::integer, now())
+      INSERT INTO ${queues} AS q (name, paused, "limit", limits, updated_at)
+      VALUES ($1, $2::boolean, $3::integer, $5::jsonb, now())
       ON CONFLICT (name) DO UPDATE SET
         paused = COALESCE(EXCLUDED.paused, q.paused),
         "limit" = COALESCE(EXCLUDED."limit", q."limit"),
+        limits = CASE WHEN EXCLUDED.limits IS NULL THEN q.limits ELSE COALESCE(q.limits, '{}') || EXCLUDED.limits END,
         updated_at = now()
       RETURNING q.name
     )
@@ -245,7 +254,10 @@ export function buildClusterStatements(prefix: string) {
     ),
 
     /** Remembered state of queues $1 (only those that have some). */
-    queueStates: named('queue_states', `SELECT name, paused, "limit" FROM ${queues} WHERE name = ANY($1::text[])`),
+    queueStates: named(
+      'queue_states',
+      `SELECT name, paused, "limit", limits FROM ${queues} WHERE name = ANY($1::text[])`,
+    ),
 
     /** Queues some live node runs. */
     liveQueues: named('live_queues', `SELECT DISTINCT unnest(queues) AS queue FROM ${nodes} WHERE expires_at > now()`),

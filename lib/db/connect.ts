@@ -7,6 +7,7 @@ import { NoDatabase } from './no-database';
 import { type DatabaseTimeouts, PgDatabase } from './pg-database';
 import { PgliteDatabase } from './pglite-database';
 import { PglitePool } from './pglite-typeorm';
+import type { TransactionPooler } from './transaction-pooler';
 
 /** What `connection` may be in the module options. */
 export type ConnectionOption = string | DataSource | Pool;
@@ -20,6 +21,8 @@ export interface ConnectionSpec {
   poolSize: number;
   /** Bounds on every statement and connection (Postgres pools only); defaults when unset. */
   timeouts?: DatabaseTimeouts;
+  /** Set: behind a pooler in transaction mode (the `pooler` option). */
+  pooler?: TransactionPooler;
   /** No database at all (`testing: 'inline'` without a connection). */
   none: boolean;
   /** Where the database's own lines go (nest-oban's logger); Nest's Logger when unset. */
@@ -52,9 +55,10 @@ async function openDatabase(config: ConnectionSpec): Promise<Database> {
     return db;
   }
   if (typeof connection === 'string')
-    return PgDatabase.fromUrl(connection, config.poolSize, config.timeouts, config.logger);
-  if (isDataSource(connection)) return fromDataSource(connection, config.timeouts, config.logger);
-  if (isPgPool(connection)) return PgDatabase.fromPool(connection, undefined, config.timeouts, config.logger);
+    return PgDatabase.fromUrl(connection, config.poolSize, config.timeouts, config.logger, config.pooler);
+  if (isDataSource(connection)) return fromDataSource(connection, config.timeouts, config.logger, config.pooler);
+  if (isPgPool(connection))
+    return PgDatabase.fromPool(connection, undefined, config.timeouts, config.logger, config.pooler);
   throw new ObanConfigError('ObanModule: connection is neither a URL, a TypeORM DataSource nor a pg Pool');
 }
 
@@ -62,6 +66,7 @@ function fromDataSource(
   dataSource: DataSource,
   timeouts?: DatabaseTimeouts,
   logger?: Logger,
+  pooler?: TransactionPooler,
 ): Database | Promise<Database> {
   const type = dataSource.options.type;
   if (type !== 'postgres') {
@@ -84,7 +89,7 @@ function fromDataSource(
       'ObanModule: cannot find the pg Pool of the TypeORM DataSource (is it using the pg driver?)',
     );
   }
-  return PgDatabase.fromPool(pool, 'the pool of a TypeORM DataSource', timeouts, logger);
+  return PgDatabase.fromPool(pool, 'the pool of a TypeORM DataSource', timeouts, logger, pooler);
 }
 
 function isDataSource(value: object): value is DataSource {

@@ -40,8 +40,21 @@ export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite' | 'none';
   /** Human-readable description for logs, never containing a password. */
   readonly description: string;
+  /**
+   * Behind a pooler in transaction mode: a session lasts one transaction, so
+   * nothing may rely on one (session locks, SET, prepared statements). Unset: false.
+   */
+  readonly transactionPooled?: boolean;
+  /** False when no LISTEN connection can be had (a transaction pooler, no direct URL): polling only. Unset: true. */
+  readonly canListen?: boolean;
   /** Runs `fn` on one connection (a session), released afterwards. */
   session<T>(fn: (session: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * As `session`, but its statements keep the pool's statement timeout (no
+   * round trips to lift and restore it): for short transactions on the hot
+   * path (a limited queue's claim). Unset: `session` serves.
+   */
+  boundedSession?<T>(fn: (session: Queryable) => Promise<T>): Promise<T>;
   connectListener(): Promise<ListenConnection>;
   /** Releases what this Database opened; a pool handed in by the user stays open. */
   close(): Promise<void>;

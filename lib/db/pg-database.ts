@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { Client, type ClientConfig, Pool, type PoolClient, type PoolConfig } from 'pg';
+import { Client, type ClientConfig, Pool, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
 import type { Database, ListenConnection, Queryable, Statement } from './database';
 import { PgListenConnection } from './pg-listen-connection';
 import { isReadTimeout, withReadTimeout } from './pg-query';
+import { type TransactionPooler, transactionPoolConfig } from './transaction-pooler';
 
 export { quoteIdent } from './pg-query';
 
@@ -28,6 +29,8 @@ const KEEPALIVE_IDLE_MS = 10_000;
  */
 export class PgDatabase implements Database {
   readonly kind = 'postgres';
+  readonly transactionPooled: boolean;
+  readonly canListen: boolean;
   private readonly answerWithinMs: number;
   private readonly onIdleError = (error: Error) =>
     this.logger.warn(`an idle connection of ${this.description} failed (${error.message}); the pool replaces it`);
@@ -38,14 +41,24 @@ export class PgDatabase implements Database {
     readonly description: string,
     private readonly timeouts: DatabaseTimeouts,
     private readonly logger: Logger,
+    /** Set: behind a pooler in transaction mode (see transaction-pooler.ts). */
+    private readonly pooler?: TransactionPooler,
   ) {
     this.answerWithinMs = timeouts.statement + timeouts.connect;
+    this.transactionPooled = pooler !== undefined;
+    this.canListen = pooler === undefined || pooler.direct !== undefined;
     // An idle client that dies (a server restart) is an 'error' event: unheard, it would crash the process.
     if (!ownsPool) pool.on('error', this.onIdleError);
   }
 
-  static fromUrl(url: string, max = 10, timeouts = DEFAULT_DATABASE_TIMEOUTS, logger = new Logger('Oban')): PgDatabase {
-    const pool = new Pool({
+  static fromUrl(
+    url: string,
+    max = 10,
+    timeouts = DEFAULT_DATABASE_TIMEOUTS,
+    logger = new Logger('Oban'),
+    pooler?: TransactionPooler,
+  ): PgDatabase {
+    const config: PoolConfig = {
       connectionString: url,
       max,
       application_name: 'nest-oban',
@@ -55,9 +68,10 @@ export class PgDatabase implements Database {
       connectionTimeoutMillis: timeouts.connect,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
-    });
+    };
+    const pool = new Pool(pooler ? transactionPoolConfig(config) : config);
     pool.on('error', () => undefined); // an idle client died; the pool replaces it
-    return new PgDatabase(pool, true, describeUrl(url), timeouts, logger);
+    return new PgDatabase(pool, true, describeUrl(url), timeouts, logger, pooler);
   }
 
   /**
@@ -70,12 +84,13 @@ export class PgDatabase implements Database {
     description = 'a shared pg Pool',
     timeouts = DEFAULT_DATABASE_TIMEOUTS,
     logger = new Logger('Oban'),
+    pooler?: TransactionPooler,
   ): PgDatabase {
-    return new PgDatabase(pool, false, description, timeouts, logger);
+    return new PgDatabase(pool, false, description, timeouts, logger, pooler);
   }
 
   async query<R = any>(statement: Statement | string, values?: unknown[]): Promise<R[]> {
-    const config = withReadTimeout(toConfig(statement, values), this.answerWithinMs);
+    const config = withReadTimeout(toConfig(statement, values, this.pooler), this.answerWithinMs);
     try {
       return await this.using(async (client) => (await client.query(config)).rows as R[]);
     } catch (error) {
@@ -88,14 +103,32 @@ export class PgDatabase implements Database {
     }
   }
 
+  /**
+   * One connection for `fn`, its statements under the pool's own timeout (see
+   * Database.boundedSession). A text of several statements (no parameters)
+   * returns the rows of all of them, in order.
+   */
+  async boundedSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+    return this.using((client) =>
+      fn({
+        query: async (statement, values) => {
+          const result: QueryResult | QueryResult[] = await client.query(toConfig(statement, values, this.pooler));
+          return Array.isArray(result) ? result.flatMap((r) => r.rows) : result.rows;
+        },
+      }),
+    );
+  }
+
   /** One connection for `fn`, unbounded: migrations may wait for each other's lock and build indexes. */
   async session<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
     return this.using(async (client) => {
-      if (this.ownsPool) await client.query('SET statement_timeout = 0');
+      // Behind a transaction pooler a SET would stay on whichever server connection ran it: none is sent.
+      const setTimeouts = this.ownsPool && !this.pooler;
+      if (setTimeouts) await client.query('SET statement_timeout = 0');
       const result = await fn({
-        query: async (statement, values) => (await client.query(toConfig(statement, values))).rows,
+        query: async (statement, values) => (await client.query(toConfig(statement, values, this.pooler))).rows,
       });
-      if (this.ownsPool) await client.query('RESET statement_timeout');
+      if (setTimeouts) await client.query('RESET statement_timeout');
       return result;
     });
   }
@@ -111,9 +144,24 @@ export class PgDatabase implements Database {
     return { ...options, password: options.password, ssl };
   }
 
+  /**
+   * Settings for a connection whose session lasts (LISTEN, the node name's
+   * lock): the pool's, or behind a transaction pooler the direct URL's;
+   * undefined when there is none.
+   */
+  sessionConfig(): ClientConfig | undefined {
+    if (!this.pooler) return this.connectionConfig();
+    const direct = this.pooler.direct;
+    return direct === undefined ? undefined : { connectionString: direct, application_name: 'nest-oban' };
+  }
+
   async connectListener(): Promise<ListenConnection> {
+    const session = this.sessionConfig();
+    if (!session) {
+      throw new Error(`behind a transaction pooler without directConnection, ${this.description} cannot LISTEN`);
+    }
     const client = new Client({
-      ...this.connectionConfig(),
+      ...session,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
       connectionTimeoutMillis: this.timeouts.connect,
@@ -174,9 +222,9 @@ export class PgDatabase implements Database {
   }
 }
 
-function toConfig(statement: Statement | string, values?: unknown[]) {
-  return typeof statement === 'string'
-    ? { text: statement, values }
+function toConfig(statement: Statement | string, values?: unknown[], pooler?: TransactionPooler) {
+  return typeof statement === 'string' || pooler
+    ? { text: typeof statement === 'string' ? statement : statement.text, values }
     : { name: statement.name, text: statement.text, values };
 }
 

@@ -15,3 +15,8 @@ export function isReadTimeout(error: unknown): boolean {
 export function quoteIdent(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
+
+/** The statement unprepared: pg prepares no server-side statement for an empty name (a transaction pooler). */
+export function unnamed<S extends { name: string }>(statement: S): S {
+  return { ...statement, name: '' };
+}

@@ -46,7 +46,15 @@ export class EmbeddedPglite {
   }
 
   private static async create(dataDir: string): Promise<EmbeddedPglite> {
-    const giveUpDir = isInMemory(dataDir) ? () => undefined : claimDataDir(dataDir);
+    const logger = new Logger('Oban');
+    const giveUpDir = isInMemory(dataDir)
+      ? () => undefined
+      : await claimDataDir(dataDir, (owner, waitMs) =>
+          logger.warn(
+            `the embedded PGlite data dir ${dataDir} is in use by pid ${owner} (the app's previous process, ` +
+              `after a watch restart?); waiting up to ${waitMs} ms for it to exit`,
+          ),
+        );
     const onExit = () => giveUpDir();
     process.once('exit', onExit); // a process that exits without closing still frees the folder
     try {
@@ -55,7 +63,6 @@ export class EmbeddedPglite {
         // As node-postgres returns them, so code written for pg (TypeORM included) reads the same values.
         parsers: { [types.INT8]: (value: string) => value, [1700 /* numeric */]: (value: string) => value },
       });
-      const logger = new Logger('Oban');
       const lock = new SessionLock(5_000, (heldFor) =>
         logger.warn(
           `waiting for the embedded PGlite database at ${dataDir}: it is one session, held for ${heldFor} ms by a ` +

@@ -42,3 +42,22 @@ export function insertJobsSql(names: ReturnType<typeof schemaNames>, param: stri
            queue, worker, args, meta, tags, max_attempts, priority, due_at
     FROM input`;
 }
+
+/**
+ * The SET list of every claim: the job `executing` on attempt + 1 by node $3,
+ * attempted at `attemptedAt`; a row with every attempt used (written so by
+ * another tool) cannot run without breaking attempt_range, so it is discarded
+ * with the reason instead.
+ */
+export function claimAssignments(stateType: string, attemptedAt: string): string {
+  return `state = CASE WHEN j.attempt < j.max_attempts THEN 'executing' ELSE 'discarded' END::${stateType},
+        attempt = CASE WHEN j.attempt < j.max_attempts THEN j.attempt + 1 ELSE j.attempt END,
+        attempted_at = ${attemptedAt},
+        attempted_by = ARRAY[$3::text],
+        discarded_at = CASE WHEN j.attempt < j.max_attempts THEN j.discarded_at ELSE now() END,
+        errors = CASE WHEN j.attempt < j.max_attempts THEN j.errors ELSE array_append(j.errors, jsonb_build_object(
+          'attempt', j.attempt,
+          'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'error', 'MaxAttemptsError: the job was available with all ' || j.max_attempts ||
+                   ' attempts used; discarded (retry it with Oban.retryJob to give it one more)')) END`;
+}

@@ -1,4 +1,4 @@
-import { insertJobsSql, schemaNames, statementNamer } from './sql';
+import { claimAssignments, insertJobsSql, schemaNames, statementNamer } from './sql';
 
 /**
  * The SQL of inserting, running and managing jobs (that of running several
@@ -37,6 +37,56 @@ export function buildStatements(prefix: string) {
     ),
 
     /**
+     * Inserts rows of which some are unique jobs (see uniqueInsertSql); the
+     * plain insertJobs above stays as it is for batches without one.
+     */
+    insertUniqueJobs: named('insert_unique_jobs', uniqueInsertSql(names, 'DO NOTHING')),
+
+    /**
+     * The same where some row has `replace`: a conflicting insert overwrites
+     * the listed columns of the stored job, per the stored job's state
+     * (unique_replace: {state: [columns]}). A changed scheduled_at also moves a
+     * scheduled or available job to the state its new time gives. The stored
+     * job stays locked until the insert's transaction ends.
+     */
+    insertUniqueJobsReplacing: named(
+      'insert_unique_jobs_replacing',
+      uniqueInsertSql(
+        names,
+        `DO UPDATE SET (args, meta, tags, priority, max_attempts, queue, scheduled_at, state) = (
+           SELECT
+             CASE WHEN f ? 'args' THEN EXCLUDED.args ELSE j.args END,
+             CASE WHEN f ? 'meta' THEN EXCLUDED.meta ELSE j.meta END,
+             CASE WHEN f ? 'tags' THEN EXCLUDED.tags ELSE j.tags END,
+             CASE WHEN f ? 'priority' THEN EXCLUDED.priority ELSE j.priority END,
+             CASE WHEN f ? 'max_attempts' THEN GREATEST(EXCLUDED.max_attempts, j.attempt) ELSE j.max_attempts END,
+             CASE WHEN f ? 'queue' THEN EXCLUDED.queue ELSE j.queue END,
+             CASE WHEN f ? 'scheduled_at' THEN EXCLUDED.scheduled_at ELSE j.scheduled_at END,
+             CASE WHEN f ? 'scheduled_at' AND j.state IN ('scheduled', 'available') THEN EXCLUDED.state ELSE j.state END
+           FROM (SELECT k.unique_replace -> j.state::text AS f FROM keyed AS k
+                 WHERE k.key = EXCLUDED.unique_key AND k.nth = 1) AS r)
+         WHERE EXISTS (SELECT 1 FROM keyed AS k
+                       WHERE k.key = EXCLUDED.unique_key AND k.nth = 1 AND k.unique_replace ? j.state::text)`,
+      ),
+    ),
+
+    /** The job other than $1 that holds $1's unique key now (what a refused retry of $1 met). */
+    uniqueHolderOf: named(
+      'unique_holder_of',
+      `SELECT h.* FROM ${jobs} AS j
+       JOIN ${jobs} AS h ON h.unique_key = j.unique_key AND h.state = ANY(h.unique_states) AND h.id <> j.id
+       WHERE j.id = $1`,
+    ),
+
+    /** The jobs holding unique keys $1 (hex) now: what a conflict committed by another transaction left. */
+    uniqueHolders: named(
+      'unique_holders',
+      `SELECT encode(unique_key, 'hex') AS key_hex, * FROM ${jobs}
+       WHERE unique_key = ANY(ARRAY(SELECT decode(h, 'hex') FROM unnest($1::text[]) AS h))
+         AND state = ANY(unique_states)`,
+    ),
+
+    /**
      * Claims up to $2 jobs of queue $1 for node $3. One statement: the CTE picks
      * and locks rows (skipping rows other nodes hold), the UPDATE marks them.
      * A row with every attempt used (written so by another tool) cannot run
@@ -54,16 +104,7 @@ export function buildStatements(prefix: string) {
       FOR UPDATE SKIP LOCKED
     )
     UPDATE ${jobs} AS j
-    SET state = CASE WHEN j.attempt < j.max_attempts THEN 'executing' ELSE 'discarded' END::${stateType},
-        attempt = CASE WHEN j.attempt < j.max_attempts THEN j.attempt + 1 ELSE j.attempt END,
-        attempted_at = now(),
-        attempted_by = ARRAY[$3::text],
-        discarded_at = CASE WHEN j.attempt < j.max_attempts THEN j.discarded_at ELSE now() END,
-        errors = CASE WHEN j.attempt < j.max_attempts THEN j.errors ELSE array_append(j.errors, jsonb_build_object(
-          'attempt', j.attempt,
-          'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-          'error', 'MaxAttemptsError: the job was available with all ' || j.max_attempts ||
-                   ' attempts used; discarded (retry it with Oban.retryJob to give it one more)')) END
+    SET ${claimAssignments(stateType, 'now()')}
     FROM picked
     WHERE j.id = picked.id
     RETURNING j.*
@@ -72,9 +113,10 @@ export function buildStatements(prefix: string) {
 
     /**
      * Records the outcome of many attempts at once. $1: JSON array of
-     * {id, attempt, state, attempt_change, delay_ms?, error?, meta?, result?}.
+     * {id, attempt, state, attempt_change, delay_ms?, started_ms?, error?, meta?, result?}.
      * Only touches a row still `executing` the same attempt, so a job cancelled
-     * or rescued meanwhile is left as it is.
+     * or rescued meanwhile is left as it is. `started_ms`: when the attempt
+     * started on the node, later than the claim when the job waited claimed ahead.
      */
     ackJobs: named(
       'ack_jobs',
@@ -84,6 +126,8 @@ export function buildStatements(prefix: string) {
       attempt = j.attempt + a.attempt_change,
       scheduled_at = CASE WHEN a.delay_ms IS NULL THEN j.scheduled_at
                           ELSE now() + a.delay_ms * interval '1 millisecond' END,
+      attempted_at = CASE WHEN a.started_ms IS NULL THEN j.attempted_at
+                          ELSE GREATEST(j.attempted_at, to_timestamp(a.started_ms / 1000)) END,
       completed_at = CASE WHEN a.state = 'completed' THEN now() ELSE j.completed_at END,
       discarded_at = CASE WHEN a.state = 'discarded' THEN now() ELSE j.discarded_at END,
       cancelled_at = CASE WHEN a.state = 'cancelled' THEN now() ELSE j.cancelled_at END,
@@ -92,7 +136,7 @@ export function buildStatements(prefix: string) {
       result = a.result
     FROM jsonb_to_recordset($1::jsonb) AS a(
       id bigint, attempt integer, state text, attempt_change integer,
-      delay_ms float8, error jsonb, meta jsonb, result jsonb)
+      delay_ms float8, started_ms float8, error jsonb, meta jsonb, result jsonb)
     WHERE j.id = a.id AND j.state = 'executing' AND j.attempt = a.attempt
     `,
     ),
@@ -198,4 +242,60 @@ export function buildStatements(prefix: string) {
     `,
     ),
   };
+}
+
+/**
+ * A batch insert where rows may carry a unique key. $1: JSON array of insert
+ * rows (see InsertRow) each with its `ord` (index in the batch). A row's key
+ * is sha256 of its unique_base plus, with a finite period, `:` and its bucket,
+ * floor(epoch seconds / period) of now() or of its scheduled time (the same
+ * as uniqueKey in validation/unique-options.ts). Only the first row of each
+ * key in the batch is inserted; `conflict` is the ON CONFLICT action against
+ * the unique index (migrations/v3.ts; its predicate, repeated here, is what
+ * lets Postgres infer it).
+ *
+ * Returns two kinds of rows: each stored or replaced job (`written`, with
+ * `fresh` false when an existing job was replaced, `key_hex` and its
+ * columns), and one row per input row (`ord`, `nth`: its rank among the
+ * batch's rows with its key, `key_hex`, and the columns of the job holding
+ * its key as the statement's snapshot saw it, if any). A holder committed by
+ * another transaction while this one waited on it is not in that snapshot:
+ * the caller reads it with uniqueHolders.
+ */
+function uniqueInsertSql(names: ReturnType<typeof schemaNames>, conflict: string): string {
+  const { jobs, stateType, insertChannel } = names;
+  return `
+    WITH input AS (
+      SELECT r.*, COALESCE(r.scheduled_at, now() + COALESCE(r.schedule_in, 0) * interval '1 second') AS due_at
+      FROM jsonb_to_recordset($1::jsonb) AS r(
+        ord integer, queue text, worker text, args jsonb, meta jsonb, tags text[],
+        max_attempts integer, priority integer, scheduled_at timestamptz, schedule_in float8,
+        unique_base text, unique_period numeric, unique_by_scheduled boolean, unique_states text[], unique_replace jsonb)
+    ), hashed AS (
+      SELECT input.*,
+        CASE WHEN due_at <= now() THEN 'available' ELSE 'scheduled' END::${stateType} AS new_state,
+        CASE WHEN unique_base IS NOT NULL THEN sha256(convert_to(unique_base || COALESCE(':' || floor(
+          extract(epoch FROM CASE WHEN unique_by_scheduled THEN due_at ELSE now() END)::numeric / unique_period)::text,
+          ''), 'UTF8')) END AS key
+      FROM input
+    ), keyed AS (
+      SELECT hashed.*, row_number() OVER (PARTITION BY key ORDER BY ord) AS nth FROM hashed
+    ), written AS (
+      INSERT INTO ${jobs} AS j
+        (state, queue, worker, args, meta, tags, max_attempts, priority, scheduled_at, unique_key, unique_states)
+      SELECT new_state, queue, worker, args, meta, tags, max_attempts, priority, due_at,
+             key, unique_states::${stateType}[]
+      FROM keyed WHERE key IS NULL OR nth = 1
+      ORDER BY ord
+      ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state = ANY(unique_states) ${conflict}
+      RETURNING j AS job, (j.xmax = 0) AS fresh,
+        CASE WHEN j.state = 'available' THEN pg_notify('${insertChannel}', j.queue) END AS notified
+    )
+    SELECT NULL::integer AS ord, NULL::bigint AS nth, w.fresh, encode((w.job).unique_key, 'hex') AS key_hex,
+           (w.job).*, w.notified IS NULL AS _notified
+    FROM written AS w
+    UNION ALL
+    SELECT k.ord, k.nth, NULL, encode(k.key, 'hex'), e.*, NULL
+    FROM keyed AS k
+    LEFT JOIN ${jobs} AS e ON e.unique_key = k.key AND e.state = ANY(e.unique_states)`;
 }

@@ -1,4 +1,4 @@
-import type { Job, JobState } from '../job';
+import type { InsertedJob, Job, JobState } from '../job';
 
 /*
  * nest-oban's lifecycle events, in Oban's telemetry vocabulary. Each name maps
@@ -68,8 +68,8 @@ export interface JobExceptionEvent extends JobEventBase {
 }
 
 export interface InsertEvent {
-  /** The jobs as stored, in input order. */
-  jobs: Job[];
+  /** The jobs as stored, in input order; a unique job's duplicate is the stored job it met (`conflict: true`). */
+  jobs: InsertedJob[];
   /** True for `insertAll`, false for `insert`. */
   bulk: boolean;
   node: string;

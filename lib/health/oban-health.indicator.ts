@@ -107,10 +107,12 @@ export class ObanHealthIndicator {
     return this.fromNode(key, (health) =>
       health.listening
         ? { data: { listening: true } }
-        : {
-            down: `node ${health.node}: the LISTEN connection is down (reconnecting; queues poll meanwhile)`,
-            data: { listening: false },
-          },
+        : health.pollOnly
+          ? { data: { listening: false, pollOnly: true } }
+          : {
+              down: `node ${health.node}: the LISTEN connection is down (reconnecting; queues poll meanwhile)`,
+              data: { listening: false },
+            },
     );
   }
 

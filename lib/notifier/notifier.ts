@@ -52,6 +52,13 @@ export class Notifier {
   /** Connects; if that fails the node still starts (polling covers) and keeps trying. */
   async start(): Promise<void> {
     this.stopped = false;
+    if (this.db.canListen === false) {
+      this.logger.log(
+        `${this.db.description} is behind a transaction pooler and no directConnection is set: no LISTEN, ` +
+          `queues are woken by the poll only (every stageInterval ms; signals within reconcileInterval ms)`,
+      );
+      return;
+    }
     await this.connect(false);
     this.pinger.start();
   }

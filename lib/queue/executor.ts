@@ -10,6 +10,7 @@ import { MAX_DELAY_SECONDS } from '../validation/rules';
 import type { RegisteredWorker, WorkerRegistry } from '../worker/worker-registry';
 import { defaultBackoff } from './backoff';
 import { JobCancelledError, JobTimeoutError, ShutdownError } from './abort-reasons';
+import { AttemptAbort } from './attempt-abort';
 import type { JobRunner } from './job-runner';
 import { type ErrorInfo, type Outcome, errorInfo, toAckRow } from './outcome';
 
@@ -31,7 +32,7 @@ export interface OutcomeSink {
  * a cancel signal or shutdown can stop them.
  */
 export class Executor {
-  private readonly running = new Map<number, AbortController>();
+  private readonly running = new Map<number, AttemptAbort>();
 
   constructor(
     private readonly registry: WorkerRegistry,
@@ -49,19 +50,23 @@ export class Executor {
     private readonly hooks?: ObanHooks,
   ) {}
 
-  /** Runs one claimed job; resolves (never rejects) when its slot is free again. */
-  async execute(job: Job): Promise<void> {
+  /**
+   * Runs one claimed job; resolves (never rejects) when its slot is free again.
+   * `startedMs`: when its producer started it (epoch ms), which its outcome
+   * records as `attempted_at` (a job may wait claimed ahead after the claim).
+   */
+  async execute(job: Job, startedMs?: number): Promise<void> {
     const worker = this.registry.get(job.worker);
     const unrunnable = worker ? unrunnableReason(job) : this.unknownWorker(job);
     if (unrunnable || !worker) {
       const outcome: Outcome = { kind: 'discarded', error: { message: unrunnable! } };
-      const row = toAckRow(job, outcome);
+      const row = toAckRow(job, outcome, 0, startedMs);
       this.acker.ack(row);
       // It never ran: no job.start, and a job.stop of no duration.
       if (this.watching()) this.emitEnd(this.span(job, false), outcome, row, undefined);
       return;
     }
-    const controller = new AbortController();
+    const controller = new AttemptAbort();
     this.running.set(job.id, controller);
     const runner = worker.options.cpu && this.pool ? this.pool : this.inProcess;
     let span: JobSpan | undefined;
@@ -78,13 +83,13 @@ export class Executor {
       const hook = this.hooks?.attempt;
       outcome = await (hook ? hook(job, attempt) : attempt(undefined));
       if (outcome) {
-        row = toAckRow(job, outcome, outcome.kind === 'failed' ? this.backoff(job, worker) : 0);
+        row = toAckRow(job, outcome, outcome.kind === 'failed' ? this.backoff(job, worker) : 0, startedMs);
         this.acker.ack(row);
       }
     } catch (error) {
       // Never leave the job executing: whatever went wrong here is the attempt's failure.
       outcome = { kind: 'failed', error: errorInfo(error) };
-      row = toAckRow(job, outcome, this.backoff(job, worker));
+      row = toAckRow(job, outcome, this.backoff(job, worker), startedMs);
       this.acker.ack(row);
     } finally {
       this.running.delete(job.id);
@@ -92,7 +97,7 @@ export class Executor {
     // An attempt that ended before its code ran (a bad timeout, stopped while waiting for a worker process)
     // has a job.stop but no job.start.
     if (!span && outcome && this.watching()) span = this.span(job, runner === this.pool);
-    if (span) this.emitEnd(span, outcome, row, controller.signal.reason);
+    if (span) this.emitEnd(span, outcome, row, controller.reason);
   }
 
   /** Whether anyone listens to a job event: only then are payloads built. */
@@ -175,13 +180,12 @@ export class Executor {
     job: Job,
     worker: RegisteredWorker,
     runner: JobRunner,
-    controller: AbortController,
+    controller: AttemptAbort,
     started: (() => void) | undefined,
     trace: TraceCarrier | undefined,
   ): Promise<Outcome | null> {
     const timeout = this.timeout(job, worker);
     if (typeof timeout === 'string') return Promise.resolve({ kind: 'failed', error: { message: timeout } });
-    const signal = controller.signal;
     return new Promise((resolve) => {
       let clearTimer: (() => void) | undefined;
       let settled = false;
@@ -189,24 +193,24 @@ export class Executor {
         if (settled) return;
         settled = true;
         clearTimer?.();
-        signal.removeEventListener('abort', onAbort);
         resolve(outcome);
       };
       // Work in this process cannot be stopped: the attempt is over for the
       // queue at once. A stoppable runner is waited for until the work stopped.
-      const onAbort = () => !runner.stoppable && settle(abortOutcome(signal.reason, false));
-      signal.addEventListener('abort', onAbort);
+      controller.onAbort(() => !runner.stoppable && settle(abortOutcome(controller.reason, false)));
       if (timeout !== undefined) {
         const abort = () => controller.abort(new JobTimeoutError(worker.name, job.id, timeout));
         clearTimer = setLongTimeout(abort, timeout);
       }
-      runner.run(job, worker, signal, started, trace).then(
+      runner.run(job, worker, controller, started, trace).then(
         (outcome) =>
-          settle(signal.aborted ? abortOutcome(signal.reason, runner.stoppable) : this.checkSize(outcome, worker)),
+          settle(
+            controller.aborted ? abortOutcome(controller.reason, runner.stoppable) : this.checkSize(outcome, worker),
+          ),
         (error) =>
           settle(
-            signal.aborted
-              ? abortOutcome(signal.reason, runner.stoppable)
+            controller.aborted
+              ? abortOutcome(controller.reason, runner.stoppable)
               : { kind: 'failed', error: errorInfo(error) },
           ),
       );

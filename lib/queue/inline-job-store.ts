@@ -1,7 +1,8 @@
 import type { Logger } from '@nestjs/common';
-import type { Job } from '../job';
+import type { InsertedJob, Job, JobState } from '../job';
 import type { DeleteResult, InsertRow, JobStore, ListJobsFilter } from '../store/job-store';
 import type { AckRow } from '../store/pg-job-store';
+import { uniqueKey } from '../validation/unique-options';
 import type { WorkerRegistry } from '../worker/worker-registry';
 import { Executor } from './executor';
 import { InProcessRunner } from './job-runner';
@@ -15,9 +16,16 @@ import { InProcessRunner } from './job-runner';
  * are negative so they can't be mistaken for rows. Everything but inserting
  * goes to `stored`, the database given as `connection` (if none was, it says
  * why it cannot answer).
+ *
+ * Unique jobs are honoured as the database would: a duplicate of a job run
+ * earlier in this process (same key, that job now in one of its counted
+ * states) is not run; the earlier job is returned with `conflict: true`,
+ * after `replace`. Period buckets follow this process's clock.
  */
 export class InlineJobStore implements JobStore {
   private lastId = 0;
+  /** Unique jobs run so far, by key, as they ended, with the states that count. */
+  private readonly uniqueJobs = new Map<string, { job: Job; states: JobState[] }>();
 
   constructor(
     private readonly registry: WorkerRegistry,
@@ -28,10 +36,25 @@ export class InlineJobStore implements JobStore {
   ) {}
 
   /** Runs the rows one at a time, in order, each to the end of its first attempt. */
-  async insertJobs(rows: InsertRow[]): Promise<Job[]> {
-    const jobs: Job[] = [];
-    for (const row of rows) jobs.push(await this.run(row));
+  async insertJobs(rows: InsertRow[]): Promise<InsertedJob[]> {
+    const jobs: InsertedJob[] = [];
+    for (const row of rows) jobs.push(row.unique_base === undefined ? await this.run(row) : await this.runUnique(row));
     return jobs;
+  }
+
+  private async runUnique(row: InsertRow): Promise<InsertedJob> {
+    const now = Date.now();
+    const due = row.scheduled_at ? Date.parse(row.scheduled_at) : now + (row.schedule_in ?? 0) * 1000;
+    const key = uniqueKey(row.unique_base!, row.unique_period ?? null, row.unique_by_scheduled ? due : now);
+    const held = this.uniqueJobs.get(key);
+    if (held && held.states.includes(held.job.state)) {
+      const replaced = replaceFields(held.job, row, held.job.state);
+      held.job = replaced;
+      return { ...replaced, conflict: true };
+    }
+    const job = await this.run(row);
+    this.uniqueJobs.set(key, { job, states: row.unique_states ?? [] });
+    return { ...job, conflict: false };
   }
 
   getJob(id: number): Promise<Job | null> {
@@ -97,6 +120,26 @@ export class InlineJobStore implements JobStore {
     await executor.execute(job);
     return outcome ? applyOutcome(job, outcome) : job;
   }
+}
+
+/** What a conflicting insert's `replace` leaves of a stored job in `state`. */
+function replaceFields(job: Job, row: InsertRow, state: JobState): Job {
+  const columns = row.unique_replace?.[state] ?? [];
+  if (columns.length === 0) return job;
+  const sent = JSON.parse(JSON.stringify(row)) as InsertRow;
+  const next: Job = { ...job };
+  if (columns.includes('args')) next.args = sent.args;
+  if (columns.includes('meta')) next.meta = sent.meta;
+  if (columns.includes('tags')) next.tags = sent.tags;
+  if (columns.includes('priority')) next.priority = sent.priority;
+  if (columns.includes('max_attempts')) next.maxAttempts = Math.max(sent.max_attempts, job.attempt);
+  if (columns.includes('queue')) next.queue = sent.queue;
+  if (columns.includes('scheduled_at')) {
+    next.scheduledAt = sent.scheduled_at
+      ? new Date(sent.scheduled_at)
+      : new Date(Date.now() + (sent.schedule_in ?? 0) * 1000);
+  }
+  return next;
 }
 
 /** The row `ackJobs` would leave, computed in memory. */

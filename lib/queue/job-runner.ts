@@ -1,6 +1,7 @@
 import type { TraceCarrier } from '../events/hooks';
 import type { Job } from '../job';
 import type { RegisteredWorker } from '../worker/worker-registry';
+import type { AttemptAbort } from './attempt-abort';
 import { type Outcome, outcomeOfError, outcomeOfReturn } from './outcome';
 
 /** Runs one attempt of a job somewhere: in this process, or in a worker process. */
@@ -12,7 +13,7 @@ export interface JobRunner {
    */
   readonly stoppable: boolean;
   /**
-   * Resolves with the attempt's outcome. When `signal` aborts, the caller stops
+   * Resolves with the attempt's outcome. When `abort` fires, the caller stops
    * waiting; a runner that can stop the work (a worker process) does so.
    * `started` is called when the job's code begins to run (for the events' timing).
    * `trace` is the context (the attempt's consumer span, when tracing) for code
@@ -21,7 +22,7 @@ export interface JobRunner {
   run(
     job: Job,
     worker: RegisteredWorker,
-    signal: AbortSignal,
+    abort: AttemptAbort,
     started?: () => void,
     trace?: TraceCarrier,
   ): Promise<Outcome>;
@@ -35,10 +36,16 @@ export class InProcessRunner implements JobRunner {
   /** @param onFailure told what `perform` threw when the attempt failed (the testing helpers rethrow it). */
   constructor(private readonly onFailure?: (thrown: unknown) => void) {}
 
-  async run(job: Job, worker: RegisteredWorker, signal: AbortSignal, started?: () => void): Promise<Outcome> {
+  async run(job: Job, worker: RegisteredWorker, abort: AttemptAbort, started?: () => void): Promise<Outcome> {
     try {
       started?.();
-      return outcomeOfReturn(await worker.instance.perform(job, { signal }), worker.name);
+      // The AbortSignal is made only if perform reads it.
+      const context = {
+        get signal() {
+          return abort.signal;
+        },
+      };
+      return outcomeOfReturn(await worker.instance.perform(job, context), worker.name);
     } catch (error) {
       const outcome = outcomeOfError(error);
       if (outcome.kind === 'failed') this.onFailure?.(error);

@@ -102,9 +102,13 @@ function jobError(job: Job, info: ErrorInfo): JobError {
   return error;
 }
 
-/** Turns an outcome into the row `ackJobs` writes; `backoffSeconds` is used for a retry. */
-export function toAckRow(job: Job, outcome: Outcome, backoffSeconds = 0): AckRow {
-  const base = { id: job.id, queue: job.queue, attempt: job.attempt };
+/**
+ * Turns an outcome into the row `ackJobs` writes; `backoffSeconds` is used for
+ * a retry, `startedMs` (when the attempt started, epoch ms) becomes `attempted_at`.
+ */
+export function toAckRow(job: Job, outcome: Outcome, backoffSeconds = 0, startedMs?: number): AckRow {
+  // One shape for every row (started_ms undefined is left out of the JSON).
+  const base = { id: job.id, queue: job.queue, attempt: job.attempt, started_ms: startedMs };
   switch (outcome.kind) {
     case 'completed':
       return { ...base, state: 'completed', attempt_change: 0, result: outcome.result ?? null };

@@ -5,6 +5,7 @@ import { Ticker } from '../util/ticker';
 import type { Acker } from './acker';
 import type { Executor } from './executor';
 import type { Producer } from './producer';
+import { readLimitsChange } from '../validation/limit-options';
 
 export interface ReconcilerDeps {
   store: PgJobStore;
@@ -69,6 +70,9 @@ export class Reconciler {
       const producer = producers.get(state.name);
       if (!producer) continue;
       if (state.limit !== null && state.limit !== producer.limit) producer.scale(state.limit);
+      const limits = readLimitsChange(state.limits, `oban_queues.limits of queue '${state.name}'`);
+      if (limits instanceof Error) this.deps.logger.warn(`${limits.message}; the queue keeps its limits`);
+      else producer.setLimitOverrides(limits);
       if (state.paused === true) producer.pause();
       else if (state.paused === false && producer.paused) producer.resume();
     }
@@ -78,7 +82,7 @@ export class Reconciler {
     await this.applyStoredQueueStates();
     const asked = performance.now();
     const { cancelled, orphans } = await this.check(this.since);
-    for (const id of cancelled) this.deps.executor.kill(id);
+    for (const id of cancelled) stopCancelled(id, this.deps.producers.values(), this.deps.executor);
     // A claim made after the question has attempted_at later than `now - grace` in the answer,
     // as long as the answer came within the grace: otherwise it might be taken for lost.
     if (performance.now() - asked >= this.graceMs) return;
@@ -88,7 +92,8 @@ export class Reconciler {
   /** Asks about this node's rows; what is running or being recorded now is never an orphan. */
   private check(since: string | undefined) {
     const { store, executor, acker, producers, node } = this.deps;
-    const running = executor.runningJobIds();
+    // Jobs claimed ahead count as running: a cancel must reach them too.
+    const running = [...executor.runningJobIds(), ...[...producers.values()].flatMap((p) => p.aheadJobIds())];
     return store.reconcileNode({
       node,
       running,
@@ -111,4 +116,10 @@ export class Reconciler {
         `(the database's answer was lost); no attempt counted`,
     );
   }
+}
+
+/** A job cancelled in the database: forgotten if it was only claimed ahead, stopped if it runs. */
+export function stopCancelled(jobId: number, producers: Iterable<Producer>, executor: Executor): void {
+  for (const producer of producers) if (producer.dropAhead(jobId)) return;
+  executor.kill(jobId);
 }

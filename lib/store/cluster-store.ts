@@ -2,6 +2,7 @@ import type { Database, Queryable } from '../db/database';
 import type { ClusterStatements } from '../db/cluster-statements';
 import { JOB_STATES, type JobState } from '../job';
 import type { InsertRow } from './job-store';
+import type { QueueLimitsChange } from './limited-claim';
 
 /** What one node advertises in its row. */
 export interface NodeAdvert {
@@ -22,6 +23,8 @@ export interface StoredQueueState {
   name: string;
   paused: boolean | null;
   limit: number | null;
+  /** Limits across nodes set at run time (a QueueLimitsChange as JSON, checked by its reader); null: none. */
+  limits: Record<string, unknown> | null;
 }
 
 /** Typed functions over the cluster statements (cluster-statements.ts). */
@@ -73,12 +76,17 @@ export class ClusterStore {
     return inserted ? Number(inserted.id) : null;
   }
 
-  async setQueueState(queue: string, change: { paused?: boolean; limit?: number }, signal: object): Promise<void> {
+  async setQueueState(
+    queue: string,
+    change: { paused?: boolean; limit?: number; limits?: QueueLimitsChange },
+    signal: object,
+  ): Promise<void> {
     await this.db.query(this.sql.setQueueState, [
       queue,
       change.paused ?? null,
       change.limit ?? null,
       JSON.stringify(signal),
+      change.limits ? JSON.stringify(change.limits) : null,
     ]);
   }
 

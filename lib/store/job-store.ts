@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database';
-import type { Job, JobState } from '../job';
+import type { InsertedJob, Job, JobState } from '../job';
 
 /** One row for `insertJobs`, already validated (see validation/job-options.ts). */
 export interface InsertRow {
@@ -12,6 +12,16 @@ export interface InsertRow {
   priority: number;
   scheduled_at?: string;
   schedule_in?: number;
+  /** Unique jobs only: what the key is hashed from (uniqueBase in validation/unique-options.ts). */
+  unique_base?: string;
+  /** Seconds of the key's period bucket; null: Infinity (no bucket). */
+  unique_period?: number | null;
+  /** The bucket is that of the scheduled time (else of the insert). */
+  unique_by_scheduled?: boolean;
+  /** The states in which the job holds its key. */
+  unique_states?: JobState[];
+  /** Per state of a stored duplicate, the columns this insert overwrites in it. */
+  unique_replace?: Partial<Record<JobState, string[]>>;
 }
 
 export interface ListJobsFilter {
@@ -37,7 +47,7 @@ export interface DeleteResult {
  */
 export interface JobStore {
   /** Stores validated rows (through `via`, a transaction, when given); returns the jobs in input order. */
-  insertJobs(rows: InsertRow[], via?: Queryable): Promise<Job[]>;
+  insertJobs(rows: InsertRow[], via?: Queryable): Promise<InsertedJob[]>;
   getJob(id: number): Promise<Job | null>;
   listJobs(filter: ListJobsFilter): Promise<Job[]>;
   /** The cancelled job, or null when there was nothing left to cancel. */

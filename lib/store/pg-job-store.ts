@@ -1,8 +1,9 @@
 import type { Database, Queryable } from '../db/database';
 import type { Statements } from '../db/statements';
-import { type InsertedRow, type Job, type JobState, jobFromInsert, jobFromRow } from '../job';
+import { type InsertedJob, type InsertedRow, type Job, type JobState, jobFromInsert, jobFromRow } from '../job';
 import type { DeleteResult, InsertRow, JobStore, ListJobsFilter } from './job-store';
 import type { LiveQueues } from './live-queues';
+import { insertUniqueJobs, uniqueHolderError } from './unique-insert';
 
 /** The outcome of one attempt, as `ackJobs` writes it. */
 export interface AckRow {
@@ -15,6 +16,8 @@ export interface AckRow {
   /** Added to `attempt`: -1 gives back an attempt that should not count (snooze, release). */
   attempt_change: number;
   delay_ms?: number;
+  /** When the attempt started on the node (epoch ms): `attempted_at`, unless that is later (the claim). */
+  started_ms?: number;
   error?: unknown;
   meta?: Record<string, unknown>;
   result?: unknown;
@@ -34,8 +37,9 @@ export class PgJobStore implements JobStore {
   ) {}
 
   /** Inserts rows in one statement, through `via` (a transaction) when given. Returns jobs in input order. */
-  async insertJobs(rows: InsertRow[], via: Queryable = this.db): Promise<Job[]> {
+  async insertJobs(rows: InsertRow[], via: Queryable = this.db): Promise<InsertedJob[]> {
     if (rows.length === 0) return [];
+    if (rows.some((r) => r.unique_base !== undefined)) return insertUniqueJobs(via, this.sql, rows);
     const json = JSON.stringify(rows);
     const stored = await via.query<InsertedRow>(this.sql.insertJobs, [json]);
     if (stored.length !== rows.length) {
@@ -88,8 +92,15 @@ export class PgJobStore implements JobStore {
 
   /** Returns the job made available, or null when it was already available or executing, or is gone. */
   async retryJob(id: number): Promise<Job | null> {
-    const [row] = await this.db.query(this.sql.retryJob, [id]);
-    return row ? jobFromRow(row) : null;
+    try {
+      const [row] = await this.db.query(this.sql.retryJob, [id]);
+      return row ? jobFromRow(row) : null;
+    } catch (error) {
+      // A unique job retried out of a state its key did not count in, while a duplicate holds the key.
+      if ((error as { constraint?: string }).constraint !== 'oban_jobs_unique_index') throw error;
+      const [holder] = await this.db.query(this.sql.uniqueHolderOf, [id]);
+      throw uniqueHolderError(id, holder ? jobFromRow(holder) : undefined);
+    }
   }
 
   async deleteJob(id: number): Promise<DeleteResult> {

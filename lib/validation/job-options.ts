@@ -3,6 +3,7 @@ import { ObanValidationError } from '../errors';
 import { findNonJson, isPlainObject } from '../json';
 import type { InsertRow } from '../store/job-store';
 import { type Fail, MAX_DELAY_SECONDS, knownKeys, maxAttempts, priority, queueName, tags } from './rules';
+import { REPLACE_COLUMNS, type ResolvedUnique, type UniqueOptions, resolveUnique, uniqueBase } from './unique-options';
 import { DEFAULT_MAX_ATTEMPTS, type ResolvedWorkerOptions } from './worker-options';
 
 /** Per-job options of `Oban.insert` / `insertAll`. */
@@ -21,6 +22,8 @@ export interface JobOptions {
   tags?: string[];
   /** Free-form JSON kept with the job. */
   meta?: Record<string, unknown>;
+  /** Unique job options; replaces the worker's `unique` (not merged). `false`: not unique. */
+  unique?: UniqueOptions | boolean;
 }
 
 export interface InsertOptions extends JobOptions {
@@ -35,7 +38,17 @@ export interface ResolvedWorkerRef {
   metadata?: ResolvedWorkerOptions;
 }
 
-const JOB_OPTION_KEYS = ['queue', 'priority', 'scheduledAt', 'scheduleIn', 'maxAttempts', 'tags', 'meta', 'manager'];
+const JOB_OPTION_KEYS = [
+  'queue',
+  'priority',
+  'scheduledAt',
+  'scheduleIn',
+  'maxAttempts',
+  'tags',
+  'meta',
+  'unique',
+  'manager',
+];
 
 /**
  * Validates one job and turns it into a row; whether its queue runs anywhere
@@ -108,5 +121,22 @@ export function validateJob(
     }
     row.schedule_in = options.scheduleIn;
   }
+  const unique = options.unique === undefined ? declared?.unique : resolveUnique(options.unique, fail);
+  if (unique) Object.assign(row, uniqueColumns(unique, row));
   return row;
+}
+
+/** The insert row's unique_* fields (see InsertRow). */
+function uniqueColumns(unique: ResolvedUnique, row: InsertRow): Partial<InsertRow> {
+  const replace: NonNullable<InsertRow['unique_replace']> = {};
+  for (const [state, fields] of Object.entries(unique.replace ?? {})) {
+    replace[state as keyof typeof replace] = fields.map((f) => REPLACE_COLUMNS[f]);
+  }
+  return {
+    unique_base: uniqueBase(unique, row),
+    unique_period: unique.period,
+    unique_by_scheduled: unique.timestamp === 'scheduledAt',
+    unique_states: unique.states,
+    ...(unique.replace ? { unique_replace: replace } : {}),
+  };
 }

@@ -1,6 +1,7 @@
 import { ObanConfigError } from '../errors';
 import type { Job } from '../job';
 import { type Fail, knownKeys, maxAttempts, priority, queueName, tags } from './rules';
+import { type ResolvedUnique, type UniqueOptions, resolveUnique } from './unique-options';
 
 export interface WorkerOptions {
   /** Name stored in `oban_jobs.worker`; defaults to the class name. Keep it stable across renames. */
@@ -19,6 +20,8 @@ export interface WorkerOptions {
   tags?: string[];
   /** Run in the pool of worker processes instead of the main process (CPU-heavy work). */
   cpu?: boolean;
+  /** Make its jobs unique (`true`: the defaults); an insert's own `unique` replaces it. README, "Unique jobs". */
+  unique?: UniqueOptions | boolean;
 }
 
 /** Options after defaults and validation; what the rest of the library reads. */
@@ -31,12 +34,13 @@ export interface ResolvedWorkerOptions {
   backoff: number | ((job: Job<any>) => number) | undefined;
   tags: string[];
   cpu: boolean;
+  unique: ResolvedUnique | undefined;
 }
 
 export const DEFAULT_QUEUE = 'default';
 export const DEFAULT_MAX_ATTEMPTS = 20;
 
-const WORKER_OPTION_KEYS = ['name', 'queue', 'maxAttempts', 'priority', 'timeout', 'backoff', 'tags', 'cpu'];
+const WORKER_OPTION_KEYS = ['name', 'queue', 'maxAttempts', 'priority', 'timeout', 'backoff', 'tags', 'cpu', 'unique'];
 
 /** Checks `@Worker()` options where the class is declared; every message names the class. */
 export function resolveWorkerOptions(className: string, options: WorkerOptions = {}): ResolvedWorkerOptions {
@@ -67,5 +71,6 @@ export function resolveWorkerOptions(className: string, options: WorkerOptions =
     backoff,
     tags: tags(options.tags ?? [], fail),
     cpu: options.cpu ?? false,
+    unique: resolveUnique(options.unique, fail),
   };
 }

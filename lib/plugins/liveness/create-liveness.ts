@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { ClientConfig } from 'pg';
 import { PgDatabase } from '../../db/pg-database';
+import { unnamed } from '../../db/pg-query';
 import { type ClusterStore, NodeRows } from '../../store/cluster-store';
 import { DedicatedConnection } from './dedicated-connection';
 import { InProcessLiveness } from './in-process-liveness';
@@ -41,13 +42,16 @@ export function createLiveness(
   if (!(db instanceof PgDatabase)) {
     return new InProcessLiveness(new NodeRows(db, sql), () => 0, { ...settings, lockName: false }, listener);
   }
-  const connection = db.connectionConfig();
-  const full = { ...settings, lockName: true };
+  // Behind a transaction pooler without a direct URL there is no lasting session: no name lock, no prepared statements.
+  const session = db.sessionConfig();
+  const connection = session ?? db.connectionConfig();
+  const full = { ...settings, lockName: session !== undefined };
+  const prepare = session !== undefined ? <S>(s: S) => s : unnamed;
   const statements = {
-    beatNode: sql.beatNode,
-    takeNodeName: sql.takeNodeName,
-    nodeAlive: sql.nodeAlive,
-    removeNode: sql.removeNode,
+    beatNode: prepare(sql.beatNode),
+    takeNodeName: prepare(sql.takeNodeName),
+    nodeAlive: prepare(sql.nodeAlive),
+    removeNode: prepare(sql.removeNode),
   };
   const forThread = threadConnection(connection);
   if (forThread) return new ThreadLiveness({ connection: forThread, statements, settings: full }, listener, logger);
@@ -58,7 +62,7 @@ export function createLiveness(
   );
   const own = new DedicatedConnection(connection, settings.nodeTtl);
   return new InProcessLiveness(
-    new NodeRows(own, sql),
+    new NodeRows(own, statements),
     () => own.session,
     full,
     listener,
