@@ -54,6 +54,8 @@ describe("Ctrl-C (SIGINT to the app's whole process group)", () => {
   after(() => schema.drop());
 
   async function interrupt(graceMs: number, jobMs: number, thenKillPoolProcess = false) {
+    // A job an earlier test left available would run beside this one's (and share its fate).
+    await schema.query(`DELETE FROM ${schema.jobs}`);
     const app = startApp(schema.prefix, graceMs, jobMs);
     try {
       const started = await waitFor('the cpu job to start', () => app.events.find((e) => e.event === 'started'), {
@@ -119,7 +121,7 @@ describe("Ctrl-C (SIGINT to the app's whole process group)", () => {
       [started.pid],
     );
     // Its job was charged for the crash, as any job whose process dies under it.
-    assert.equal(job.state, 'retryable');
+    assert.equal(job.state, 'retryable', app.output());
     assert.match(job.errors[0].error, /killed by SIGKILL while running this job/);
   });
 });

@@ -36,9 +36,11 @@ export interface ProducerDeps {
  * arrive while a claim is under way are folded into the next one.
  *
  * A queue with a global or rate limit claims differently (limited-claim.ts):
- * exactly its free slots, capped by what its limits leave, and never ahead
- * (a job held here would be `executing`, a global slot taken by a job that
- * does not run). Its claim counts this node's finished jobs whose outcome is
+ * what it asks for, capped by what its limits leave. With a global limit alone
+ * it claims ahead too: a held job is `executing`, so it counts against the
+ * global limit as a running one does (fewer may run, never more), and held
+ * jobs go back as soon as the rate falls. With a rate limit it claims exactly
+ * its free slots, since a claim counts as a start. Its claim counts this node's finished jobs whose outcome is
  * not written yet as not running, so a freed slot is taken at once here; a
  * full rate window is claimed from again when its oldest start leaves it.
  */
@@ -84,6 +86,11 @@ export class Producer {
     return this.deps.limited !== undefined && isLimited(this.limitsValue);
   }
 
+  /** Whether the queue may claim ahead of its free slots: unless a rate limit counts each claim as a start. */
+  private get claimsAhead(): boolean {
+    return !this.limited || this.limitsValue.rateLimit === undefined;
+  }
+
   /** Applies the run-time limits stored for the queue (all of them: what is not there is as configured). */
   setLimitOverrides(overrides: QueueLimitsChange | null): void {
     this.limitOverrides = { ...(overrides ?? {}) };
@@ -100,7 +107,7 @@ export class Producer {
     const next = applyLimitsChange(this.configuredLimits, this.limitOverrides);
     if (JSON.stringify(next) === JSON.stringify(this.limitsValue)) return;
     this.limitsValue = next;
-    if (this.limited) this.releaseAhead('claimed ahead as the queue got a global or rate limit');
+    if (!this.claimsAhead) this.releaseAhead('claimed ahead as the queue got a rate limit');
     this.wake();
   }
 
@@ -228,8 +235,9 @@ export class Producer {
         const claimedAt = performance.now();
         for (const job of jobs) if (job.state === 'executing') this.ahead.push({ job, claimedAt });
         this.startAhead();
-        // The queue got limits while an unlimited claim was under way: it holds nothing ahead.
-        if (this.limited && this.ahead.length > 0) this.releaseAhead('claimed ahead as the queue got a limit');
+        // The queue got a rate limit while another claim was under way: it holds nothing ahead.
+        if (!this.claimsAhead && this.ahead.length > 0)
+          this.releaseAhead('claimed ahead as the queue got a rate limit');
         if (jobs.length === demand) this.mayHaveMore = true;
         else if (claim) {
           // Held back by the limits: claim again when they may have room (a wake during this claim: now).
@@ -254,7 +262,7 @@ export class Producer {
    * so claims stay large; with free slots and an empty buffer, always.
    */
   private demand(): number {
-    if (this.limited) return this.limitValue - this.running.size;
+    if (!this.claimsAhead) return this.limitValue - this.running.size;
     const target = this.claimAhead.target();
     const free = this.limitValue - this.running.size;
     const demand = free + target - this.ahead.length;
