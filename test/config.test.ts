@@ -77,10 +77,7 @@ describe('module options', () => {
       /OBAN_PRO_PROCESSES must be a whole number >= 0, got 'four'/,
     );
     assert.throws(() => resolveConfig({ ...base, processes: -1 }, {}), /processes must be a whole number >= 0/);
-    assert.deepEqual(resolveConfig({ ...base }, {}).processExecArgv, [
-      '--single-threaded-gc',
-      '--max-semi-space-size=4',
-    ]);
+    assert.deepEqual(resolveConfig({ ...base }, {}).processExecArgv, ['--single-threaded-gc']);
     assert.deepEqual(resolveConfig({ ...base, processExecArgv: ['--max-old-space-size=512'] }, {}).processExecArgv, [
       '--max-old-space-size=512',
     ]);

@@ -303,7 +303,7 @@ function resolveTesting(value: unknown, fail: (m: string) => never): TestingMode
  * helper threads only compete with the other processes. Measured with two
  * processes on two cores: SHA-256 chains 12-20% and JSON work 8-10% faster.
  */
-export const DEFAULT_PROCESS_EXEC_ARGV = ['--single-threaded-gc', '--max-semi-space-size=4'];
+export const DEFAULT_PROCESS_EXEC_ARGV = ['--single-threaded-gc'];
 
 function resolveExecArgv(value: unknown, fail: (m: string) => never): string[] {
   if (value === undefined) return [...DEFAULT_PROCESS_EXEC_ARGV];

@@ -49,11 +49,9 @@ export interface ObanModuleOptions extends ClusterOptions {
   processes?: number;
   /**
    * Node flags for the worker processes, after those they inherit from the
-   * main process. Default `['--single-threaded-gc', '--max-semi-space-size=4']`:
-   * one process per core is busy already, so GC helper threads would only
-   * compete with the others; and a young generation capped at 4 MB keeps jobs
-   * that churn short-lived objects as fast as in a bare process (README,
-   * "Memory and GC"). Setting it replaces the default (keep these flags in your list if you want them).
+   * main process. Default `['--single-threaded-gc']`: one process per core is
+   * busy already, and GC helper threads would only compete with the others.
+   * Setting it replaces the default (keep the flag in your list if you want it).
    */
   processExecArgv?: string[];
   /**
