@@ -141,8 +141,10 @@ export class TcpProxy {
     if (link.frozen) return;
     const trap = this.trap;
     const seen = Buffer.concat([link.tail, chunk]);
+    // A match must end in this chunk: what the tail alone holds was sent before the trap was armed.
+    const from = trap ? Math.max(0, link.tail.length - trap.pattern.length + 1) : 0;
     link.tail = seen.subarray(Math.max(0, seen.length - 256));
-    if (trap && seen.includes(trap.pattern)) {
+    if (trap && seen.indexOf(trap.pattern, from) >= 0) {
       this.trap = undefined;
       trap.seen();
       if (trap.action === 'freeze') {
