@@ -5,8 +5,8 @@
  * buffer keeps the slots busy. A queue of long jobs gains nothing from it and
  * would only hold jobs another node could start, so the buffer is sized by
  * the queue's recent rate: about `HORIZON_MS` of work, and never more than
- * `MAX_AHEAD` jobs. A queue whose jobs take longer than the horizon claims no
- * more than its free slots, as without a buffer.
+ * `MAX_AHEAD` jobs (limit 10 and 100 ms jobs: 5 held; jobs of a second or
+ * more: none, the free slots only, as without a buffer).
  */
 export const HORIZON_MS = 50;
 export const MAX_AHEAD = 500;
