@@ -344,6 +344,16 @@ describe('dashboard API: live figures', () => {
     await d.oban.cancelJob((await d.oban.listJobs({ queue: 'beta', state: 'executing' }))[0].id);
   });
 
+  it('an action is seen by the next read, not hidden behind the cached figures', async () => {
+    const queue = async () => (await d.api('GET', 'snapshot')).body.queues.find((q: any) => q.name === 'alpha');
+    assert.equal((await queue()).paused, false);
+    await d.api('POST', 'queues/alpha/pause', { body: {} });
+    // refreshInterval is a minute here: only the action's own invalidation makes this read new.
+    assert.equal((await queue()).paused, true);
+    await d.api('POST', 'queues/alpha/resume', { body: {} });
+    assert.equal((await queue()).paused, false);
+  });
+
   it('keeps the past minutes of activity it read, so pruning does not empty the chart', async () => {
     const fast = await bootDashboardApp({ prefix: schema.prefix, dashboard: { refreshInterval: 100 } });
     try {

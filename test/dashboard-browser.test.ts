@@ -90,10 +90,13 @@ describe('dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Pause queue alpha' }).click();
     await page.getByRole('status').filter({ hasText: 'Paused alpha' }).waitFor();
     assert.equal(d.oban.checkQueue('alpha')?.paused, true);
+    // Scale through the labelled limit field; a limit being typed survives the redraw another action causes.
+    const betaLimit = page.locator('tr[data-queue="beta"]').getByLabel('Limit');
+    await betaLimit.fill('4');
     await page.getByRole('button', { name: 'Resume queue alpha' }).click();
     await waitFor('alpha resumed', () => d.oban.checkQueue('alpha')?.paused === false);
-    // Scale through the labelled limit field.
-    await page.locator('tr[data-queue="beta"]').getByLabel('Limit').fill('4');
+    await page.getByRole('button', { name: 'Pause queue alpha' }).waitFor();
+    assert.equal(await betaLimit.inputValue(), '4');
     await page.getByRole('button', { name: 'Scale queue beta' }).click();
     await waitFor('beta scaled', () => d.oban.checkQueue('beta')?.limit === 4);
     assert.deepEqual((page as Page & { errors?: string[] }).errors, []);

@@ -93,7 +93,7 @@ describe(`large fan-in: one step depending on ${FAN_IN} jobs`, () => {
       await client.query('SELECT pg_stat_force_next_flush()');
       const { rows } = await schema.pool.query(
         `SELECT relname, seq_scan FROM pg_stat_user_tables
-         WHERE schemaname = $1 AND relname IN ('oban_jobs', 'oban_workflow_deps', 'oban_workflow_holds') ORDER BY relname`,
+         WHERE schemaname = $1 AND relname IN ('oban_jobs', 'oban_workflow_deps') ORDER BY relname`,
         [schema.prefix],
       );
       return rows.map((r) => `${r.relname}:${r.seq_scan}`);
@@ -131,6 +131,7 @@ describe(`large fan-in: one step depending on ${FAN_IN} jobs`, () => {
       // Read at once, no waiting: the last completion released it in its own statement.
       assert.equal((await oban.getJob(wf.jobs.total.id))?.state, 'available');
       // Single-row completions (as acks are), early and late: no sequential scan of the jobs or edge tables.
+      // (oban_workflow_holds has a row per held job, one here: the planner may rightly scan it after an analyze.)
       assert.deepEqual(scansAfterEarly, scansBefore);
       assert.deepEqual(scansAfterLate, scansBeforeLate);
       console.log(

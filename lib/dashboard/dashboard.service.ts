@@ -77,7 +77,7 @@ export class DashboardService {
   }
 
   async actOnJob(action: JobAction, id: number): Promise<ActionResult> {
-    const { oban } = this.get();
+    const { oban, snapshot } = this.get();
     try {
       if (action === 'delete') {
         const deleted = await oban.deleteJob(id);
@@ -92,6 +92,8 @@ export class DashboardService {
         return { id, ok: false, state: 'executing', error: error.message };
       }
       throw error;
+    } finally {
+      snapshot.invalidate();
     }
   }
 
@@ -120,15 +122,20 @@ export class DashboardService {
   }
 
   pauseQueue(queue: string): Promise<void> {
-    return this.get().oban.pauseQueue(queue);
+    return this.changing(this.get().oban.pauseQueue(queue));
   }
 
   resumeQueue(queue: string): Promise<void> {
-    return this.get().oban.resumeQueue(queue);
+    return this.changing(this.get().oban.resumeQueue(queue));
   }
 
   scaleQueue(queue: string, limit: number): Promise<void> {
-    return this.get().oban.scaleQueue(queue, limit);
+    return this.changing(this.get().oban.scaleQueue(queue, limit));
+  }
+
+  /** After an action the page asks again at once: it must see the action's effect, not the cached figures. */
+  private changing<T>(action: Promise<T>): Promise<T> {
+    return action.finally(() => this.get().snapshot.invalidate());
   }
 
   private redacted(job: Job): Job {

@@ -93,6 +93,11 @@ export class SnapshotSource {
     return value;
   }
 
+  /** Forget the cached figures: the next `get` reads afresh (after an action, whose effect the page must show). */
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
   private async read(): Promise<DashboardSnapshot> {
     this.refreshes++;
     const { db, cluster, config } = this.internals;

@@ -143,6 +143,7 @@ export const APP_JS = String.raw`
   }
 
   // ---- Queues
+  var limitDrafts = {};
   function renderQueues() {
     if (!snapshot) return setView('Queues', [h('p', { text: 'Loading…' })]);
     var head = h('tr', null, [h('th', { scope: 'col', text: 'Queue' }), h('th', { scope: 'col', text: 'Status' }),
@@ -174,9 +175,13 @@ export const APP_JS = String.raw`
       title: can('pause') ? null : 'not allowed', text: pauseLabel,
       onclick: function () { act(api('POST', 'queues/' + encodeURIComponent(q.name) + '/' + (q.paused ? 'resume' : 'pause')), pauseLabel + 'd ' + q.name); } }));
     var inputId = 'scale-' + q.name.replace(/[^A-Za-z0-9_-]/g, '_');
-    var input = h('input', { id: inputId, type: 'number', min: '1', step: '1', value: q.limit === null ? '' : String(q.limit), disabled: !can('scale') });
+    // A limit being typed survives every re-render (a forced one after another action too) until it is submitted.
+    var shown = Object.prototype.hasOwnProperty.call(limitDrafts, q.name) ? limitDrafts[q.name] : q.limit === null ? '' : String(q.limit);
+    var input = h('input', { id: inputId, type: 'number', min: '1', step: '1', value: shown, disabled: !can('scale'),
+      oninput: function () { limitDrafts[q.name] = input.value; } });
     var form = h('form', { class: 'inline', onsubmit: function (event) {
       event.preventDefault();
+      delete limitDrafts[q.name];
       act(api('POST', 'queues/' + encodeURIComponent(q.name) + '/scale', { limit: Number(input.value) }), 'Scaled ' + q.name + ' to ' + input.value);
     } }, [h('label', { for: inputId, class: 'sr-only', text: 'Limit' }), input,
       h('button', { type: 'submit', disabled: !can('scale'), 'aria-label': 'Scale queue ' + q.name, text: 'Scale' })]);
@@ -484,10 +489,6 @@ export const APP_JS = String.raw`
   }
 
   // ---- Live figures
-  /** Set while a field of the page holds an edit not yet sent: live updates wait, so it is not lost. */
-  var editing = false;
-  main.addEventListener('input', function () { editing = true; });
-
   /** Redraws the view with the new figures, keeping the keyboard focus where it was. */
   function liveRender() {
     var el = document.activeElement;
@@ -507,8 +508,8 @@ export const APP_JS = String.raw`
       live.className = 'live';
       live.textContent = 'live · ' + new Date(s.at).toLocaleTimeString() + ' · node ' + s.node;
       var typing = document.activeElement && main.contains(document.activeElement) && /INPUT|SELECT/.test(document.activeElement.tagName);
-      if ((force || (!typing && !editing)) && (route.view === 'queues' || route.view === 'nodes' || route.view === 'activity')) {
-        editing = false;
+      // Edits survive a redraw (see limitDrafts); a focused field only defers it, so an open list stays open.
+      if ((force || !typing) && (route.view === 'queues' || route.view === 'nodes' || route.view === 'activity')) {
         liveRender();
       }
       // A job still on its way (retried, running) is shown as it moves on.
@@ -520,7 +521,6 @@ export const APP_JS = String.raw`
   }
 
   function onRoute() {
-    editing = false;
     var next = parseRoute();
     var changed = next.view !== route.view || next.id !== route.id;
     route = next;
