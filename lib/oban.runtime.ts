@@ -79,11 +79,17 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     @Optional() @Inject(OBAN_CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.logger = config.logger;
-    this.acker = new Acker(store, this.logger, (queues) => {
-      for (const queue of queues) this.producers.get(queue)?.wake();
-    });
+    this.acker = new Acker(
+      store,
+      this.logger,
+      (queues) => {
+        for (const queue of queues) this.producers.get(queue)?.wake();
+      },
+      (queue) => this.producers.get(queue)?.waitsOnOtherNodes === true,
+    );
     this.limitedClaims = new LimitedClaims(db, config.prefix, config.statementTimeout);
     this.notifier = new Notifier(db, this.logger, config.reconcileInterval, events);
+    oban.shareNotifier(this.notifier); // relay LISTENs on this connection, not one of its own
     this.stager = new Stager(
       store,
       config.stageInterval,
@@ -218,8 +224,8 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
         interval,
         logger,
       });
-      this.notifier.on(store.sql.insertChannel, (queue) => this.producers.get(queue)?.wake());
-      this.notifier.on(store.sql.signalChannel, (payload) => {
+      void this.notifier.on(store.sql.insertChannel, (queue) => this.producers.get(queue)?.wake());
+      void this.notifier.on(store.sql.signalChannel, (payload) => {
         const signal = SignalBus.parse(payload);
         if (signal) this.apply(signal);
       });

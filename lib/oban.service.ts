@@ -8,6 +8,7 @@ import type { InsertCall, ObanHooks } from './events/hooks';
 import type { ObanEvents } from './events/oban-events';
 import { FINAL_STATES, type InsertedJob, JOB_STATES, type Job, type JobArgs, type JobState } from './job';
 import type { NodeView, QueueLimitsState, QueueState } from './node-view';
+import type { Notifier } from './notifier/notifier';
 import { OBAN_INTERNALS, OBAN_JOB_STORE, OBAN_NODE } from './oban.tokens';
 import type { PoolProcessStats } from './pool/protocol/stats';
 import type { Signal, SignalBus } from './signals';
@@ -475,6 +476,11 @@ export class Oban implements OnModuleDestroy {
       (id) => this.cancelJob(id),
     );
     return this.relaying;
+  }
+
+  /** @internal ObanRuntime hands over its Notifier, so awaiting jobs LISTENs on the node's one connection. */
+  shareNotifier(notifier: Notifier): void {
+    this.relayer().share(notifier);
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -141,6 +141,29 @@ describe('limits: the capped claim against Postgres', () => {
       [queue, Array.from({ length: n }, (_, i) => JSON.stringify(args(i)))],
     );
 
+  it('on a large table the claim reads by index and id: no sequential scan of oban_jobs', async () => {
+    // 20,000 finished rows before 20 available ones: a scan would pass them all on every claim.
+    await schema.query(
+      `INSERT INTO ${schema.jobs} (queue, worker, args, state, completed_at)
+       SELECT 'big', 'W', '{}', 'completed', now() FROM generate_series(1, 20000)`,
+    );
+    await insert('big', 20);
+    await schema.query(`ANALYZE ${schema.jobs}`);
+    const values = ["'big'", '10', "'n1'", '20', 'NULL', '0', "'{}'::bigint[]"];
+    const text = claims.sql.claim.text.replace(/\$(\d+)/g, (_, n: string) => values[Number(n) - 1]);
+    const results = (await schema.pool.query(`BEGIN; EXPLAIN ${text}; ROLLBACK`)) as unknown as Array<{
+      command: string;
+      rows: Array<Record<string, string>>;
+    }>;
+    const plan = results
+      .find((r) => r.command === 'EXPLAIN')!
+      .rows.map((r) => r['QUERY PLAN'])
+      .join('\n');
+    assert.doesNotMatch(plan, /Seq Scan on oban_jobs/, plan);
+    assert.match(plan, /Index Cond: \(id = ANY/, plan);
+    await schema.query(`DELETE FROM ${schema.jobs} WHERE queue = 'big'`);
+  });
+
   it('a global limit caps the claim at what is left, in one batch up to the budget', async () => {
     await insert('g', 30);
     const limits: QueueLimits = { globalLimit: 20 };

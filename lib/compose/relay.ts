@@ -45,13 +45,17 @@ interface Waiter {
  * relay channel with the id and state of each finished job marked `relay`;
  * the waiter then reads the row, so a result of any size arrives. A poll of
  * the awaited ids (every `pollInterval` ms, and at once after the LISTEN
- * connection comes back) covers a lost notification. One LISTEN connection
- * per node, opened on the first wait.
+ * connection comes back) covers a lost notification. It LISTENs on the
+ * node's Notifier when given one (`share`), so a node holds one LISTEN
+ * connection; without one (an Oban with no runtime) it opens its own on the
+ * first wait.
  */
 export class Relay {
   private readonly waiters = new Map<number, Set<Waiter>>();
   private listening: Promise<void> | undefined;
   private notifier: Notifier | undefined;
+  /** The node's Notifier: not ours to stop. */
+  private shared: Notifier | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -64,6 +68,12 @@ export class Relay {
     /** Cancels a job (for `cancel: true`), as `Oban.cancelJob` does, stopping it where it runs. */
     private readonly cancelJob: (id: number) => Promise<unknown>,
   ) {}
+
+  /** LISTENs on the node's `notifier` instead of a connection of its own; call before the first wait. */
+  share(notifier: Notifier): void {
+    if (this.listening) return;
+    this.shared = notifier;
+  }
 
   /** Resolves with job `id`'s result once it completes; rejects as `AwaitOptions` and the RelayError types say. */
   wait(id: number, options: AwaitOptions = {}, where = 'awaitJob'): Promise<unknown> {
@@ -133,7 +143,7 @@ export class Relay {
     }
     this.waiters.clear();
     await this.listening?.catch(() => undefined);
-    await this.notifier?.stop();
+    if (this.notifier !== this.shared) await this.notifier?.stop();
   }
 
   /** Listens (first), marks the job, then reads it: a job that finished before the mark is read, one after notifies. */
@@ -151,6 +161,14 @@ export class Relay {
   private listen(): Promise<void> {
     if (this.db.kind === 'none' || this.db.canListen === false) return Promise.resolve();
     this.listening ??= (async () => {
+      const shared = this.shared;
+      if (shared) {
+        this.notifier = shared;
+        shared.onReconnect(() => void this.poll());
+        // Down or not started: the poll covers until the node's connection LISTENs (and polls on reconnect).
+        await shared.on(this.sql.relayChannel, (payload) => this.notified(payload));
+        return;
+      }
       // Its own events object: this connection is not the node's, whose connected/disconnected events health reads.
       const notifier = new Notifier(this.db, this.logger, this.pingInterval, new ObanEvents());
       notifier.on(this.sql.relayChannel, (payload) => this.notified(payload));

@@ -117,10 +117,13 @@ export function buildStatements(prefix: string) {
      * Only touches a row still `executing` the same attempt, so a job cancelled
      * or rescued meanwhile is left as it is. `started_ms`: when the attempt
      * started on the node, later than the claim when the job waited claimed ahead.
+     * $2: queues to wake on every node once this commits (queues with a global
+     * limit: a finished job frees a slot another node may be waiting for).
      */
     ackJobs: named(
       'ack_jobs',
       `
+    WITH acked AS (
     UPDATE ${jobs} AS j SET
       state = a.state::${stateType},
       attempt = j.attempt + a.attempt_change,
@@ -138,6 +141,8 @@ export function buildStatements(prefix: string) {
       id bigint, attempt integer, state text, attempt_change integer,
       delay_ms float8, started_ms float8, error jsonb, meta jsonb, result jsonb)
     WHERE j.id = a.id AND j.state = 'executing' AND j.attempt = a.attempt
+    )
+    SELECT count(pg_notify('${insertChannel}', q)) AS woken FROM unnest($2::text[]) AS q
     `,
     ),
 

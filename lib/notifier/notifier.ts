@@ -13,6 +13,8 @@ import { Ticker } from '../util/ticker';
  */
 export class Notifier {
   private connection: ListenConnection | undefined;
+  /** The channels `connection` LISTENs on. */
+  private listened = new Set<string>();
   private stopped = true;
   private readonly retry: Retry;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -34,10 +36,16 @@ export class Notifier {
     this.pinger = new Ticker('pinging the notification connection', pingInterval, ping, logger);
   }
 
-  on(channel: string, handler: (payload: string) => void): void {
+  /**
+   * Handles notifications on `channel`. A channel new to a connection that is
+   * up is LISTENed at once; the promise settles when that is done (at once when
+   * the connection is down: connecting or reconnecting LISTENs every channel).
+   */
+  on(channel: string, handler: (payload: string) => void): Promise<void> {
     const list = this.handlers.get(channel) ?? [];
     list.push(handler);
     this.handlers.set(channel, list);
+    return this.listenNew();
   }
 
   onReconnect(handler: () => void): void {
@@ -72,13 +80,30 @@ export class Notifier {
     await connection?.close();
   }
 
+  /** LISTENs the channels added since the connection LISTENed; a failure ends the connection, and the reconnect LISTENs them. */
+  private async listenNew(): Promise<void> {
+    const connection = this.connection;
+    if (!connection || [...this.handlers.keys()].every((c) => this.listened.has(c))) return;
+    // All channels, not just the new: the connection pings by repeating its last LISTEN.
+    const channels = [...this.handlers.keys()];
+    try {
+      await connection.listen(channels);
+      if (this.connection === connection) for (const channel of channels) this.listened.add(channel);
+    } catch (error) {
+      this.logger.warn(`LISTEN on ${channels.join(', ')} failed (${(error as Error).message}); reconnecting`);
+      await connection.close().catch(() => undefined);
+      this.lost(connection, error as Error);
+    }
+  }
+
   private async connect(isReconnect: boolean): Promise<void> {
     let connection: ListenConnection | undefined;
+    const channels = [...this.handlers.keys()];
     try {
       connection = await this.db.connectListener();
       connection.onNotification((n) => this.dispatch(n));
       connection.onEnd((error) => this.lost(connection!, error));
-      await connection.listen([...this.handlers.keys()]);
+      await connection.listen(channels);
     } catch (error) {
       await connection?.close();
       this.lost(undefined, error as Error);
@@ -89,6 +114,10 @@ export class Notifier {
       return;
     }
     this.connection = connection;
+    this.listened = new Set(channels);
+    // A channel added while this connection was being opened.
+    await this.listenNew();
+    if (this.connection !== connection) return;
     this.retry.succeeded();
     if (this.events.has('notifier.connected')) {
       this.events.emit('notifier.connected', { node: this.events.node, reconnect: isReconnect });

@@ -27,6 +27,11 @@ export class Acker {
     private readonly logger: Logger,
     /** Told of the queues where a written outcome made a job available again. */
     private readonly onAvailable: (queues: Set<string>) => void = () => undefined,
+    /**
+     * Whether other nodes may be waiting for a slot of `queue` to free (it has
+     * a global limit): its written outcomes then wake the queue on every node.
+     */
+    private readonly wakesOtherNodes: (queue: string) => boolean = () => false,
   ) {
     this.retry = new Retry('recording job outcomes', logger);
   }
@@ -94,7 +99,7 @@ export class Acker {
    */
   private async writeRows(rows: AckRow[]): Promise<AckRow[]> {
     try {
-      await this.store.ackJobs(rows);
+      await this.store.ackJobs(rows, this.queuesToWake(rows));
       return rows;
     } catch (error) {
       if (!isRefusedData(error)) throw error;
@@ -107,7 +112,7 @@ export class Acker {
       this.logger.error(`job ${refused.id}: ${message}; recording that as a failed attempt`);
       const fallback = refusedOutcome(refused, message);
       try {
-        await this.store.ackJobs([fallback]);
+        await this.store.ackJobs([fallback], this.queuesToWake([fallback]));
         return [fallback];
       } catch (again) {
         if (!isRefusedData(again)) throw again;
@@ -116,6 +121,12 @@ export class Acker {
         return [];
       }
     }
+  }
+
+  private queuesToWake(rows: AckRow[]): string[] {
+    const queues = new Set<string>();
+    for (const row of rows) if (!queues.has(row.queue) && this.wakesOtherNodes(row.queue)) queues.add(row.queue);
+    return [...queues];
   }
 
   private retryLater(): void {

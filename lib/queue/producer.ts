@@ -86,6 +86,11 @@ export class Producer {
     return this.deps.limited !== undefined && isLimited(this.limitsValue);
   }
 
+  /** Nodes may be held back by the queue's global limit: each slot that frees here wakes the queue everywhere. */
+  get waitsOnOtherNodes(): boolean {
+    return this.limited && this.limitsValue.globalLimit !== undefined;
+  }
+
   /** Whether the queue may claim ahead of its free slots: unless a rate limit counts each claim as a start. */
   private get claimsAhead(): boolean {
     return !this.limited || this.limitsValue.rateLimit === undefined;

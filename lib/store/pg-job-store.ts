@@ -56,9 +56,10 @@ export class PgJobStore implements JobStore {
     return rows.map(jobFromRow);
   }
 
-  async ackJobs(acks: AckRow[]): Promise<void> {
+  /** Writes outcomes; `wake`: queues every node is told of once they are written (a freed slot of a global limit). */
+  async ackJobs(acks: AckRow[], wake: string[] = []): Promise<void> {
     if (acks.length === 0) return;
-    await this.db.query(this.sql.ackJobs, [JSON.stringify(acks)]);
+    await this.db.query(this.sql.ackJobs, [JSON.stringify(acks), wake]);
   }
 
   /** Stages due jobs; returns queues that have available jobs (of `localQueues`) or were just staged. */
