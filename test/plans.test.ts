@@ -69,7 +69,11 @@ describe('query plans on a large oban_jobs', () => {
   const cluster = () => buildClusterStatements(schema.prefix);
   const cases: Array<[string, () => Statement, unknown[]]> = [
     ['fetch (claim)', () => sql().fetchJobs, ['q3', 500, 'node-a']],
-    ['ack', () => sql().ackJobs, [JSON.stringify([{ id: 5, attempt: 1, state: 'completed', attempt_change: 0 }])]],
+    [
+      'ack',
+      () => sql().ackJobs,
+      [JSON.stringify([{ id: 5, attempt: 1, state: 'completed', attempt_change: 0 }]), '{default}'],
+    ],
     ['stage', () => sql().stageJobs, [5000, '{q1,q2,q3}']],
     ['prune', () => cluster().pruneJobs, [60, 10000]],
     ['rescue (lifeline)', () => cluster().rescueJobs, ['node-a', 30000, 5000, 60000]],
