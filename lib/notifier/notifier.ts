@@ -83,9 +83,9 @@ export class Notifier {
   /** LISTENs the channels added since the connection LISTENed; a failure ends the connection, and the reconnect LISTENs them. */
   private async listenNew(): Promise<void> {
     const connection = this.connection;
-    if (!connection || [...this.handlers.keys()].every((c) => this.listened.has(c))) return;
     // All channels, not just the new: the connection pings by repeating its last LISTEN.
     const channels = [...this.handlers.keys()];
+    if (!connection || channels.every((c) => this.listened.has(c))) return;
     try {
       await connection.listen(channels);
       if (this.connection === connection) for (const channel of channels) this.listened.add(channel);
