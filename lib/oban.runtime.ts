@@ -23,6 +23,7 @@ import { CronPlugin, resolveCrontab } from './plugins/cron';
 import { Lifeline } from './plugins/lifeline';
 import { type LeadershipChange, Peer } from './plugins/peer';
 import type { Plugin } from './plugins/plugin';
+import { PoolReport } from './plugins/pool-report';
 import { Pruner } from './plugins/pruner';
 import { Acker } from './queue/acker';
 import { Executor } from './queue/executor';
@@ -241,7 +242,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       await this.peer.start();
       for (const producer of this.producers.values()) producer.start();
       this.stager.start();
-      this.plugins = [new Lifeline(), new CronPlugin(crontab, this.hooks)];
+      this.plugins = [new Lifeline(), new CronPlugin(crontab, this.hooks), new PoolReport(() => this.poolStats())];
       if (config.cluster.pruner) this.plugins.push(new Pruner(config.cluster.pruner));
       const ctx = {
         config,

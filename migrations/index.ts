@@ -5,6 +5,7 @@ import { downV3, onlineV3, upV3 } from './v3';
 import { downV4, upV4 } from './v4';
 import { downV5, onlineV5, upV5 } from './v5';
 import { downV6, upV6 } from './v6';
+import { downV7, upV7 } from './v7';
 
 /**
  * nest-oban's schema versions. Each version's SQL is idempotent, so running a
@@ -31,6 +32,7 @@ export const OBAN_SCHEMA_VERSIONS: readonly ObanSchemaVersion[] = [
   { version: 4, up: upV4, down: downV4 },
   { version: 5, up: upV5, down: downV5, online: onlineV5 },
   { version: 6, up: upV6, down: downV6 },
+  { version: 7, up: upV7, down: downV7 },
 ];
 
 export const OBAN_SCHEMA_VERSION = OBAN_SCHEMA_VERSIONS.length;

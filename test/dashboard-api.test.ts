@@ -141,6 +141,13 @@ for (const adapter of ['express', 'fastify'] as const) {
       const css = await fetch(`${d.base}/assets/app.css`, { headers: { 'x-role': 'viewer' } });
       assert.match(css.headers.get('content-type') ?? '', /text\/css/);
     });
+
+    it('serves the page at its path with a trailing slash too, query kept', async () => {
+      const page = await fetch(`${d.base}/?from=bookmark`, { headers: { 'x-role': 'viewer' } });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /src="\/oban\/assets\/app\.js"/);
+      assert.match(page.url, /\/oban\/?\?from=bookmark$/);
+    });
   });
 
   describe(`dashboard API on ${adapter}: actions`, () => {
@@ -293,6 +300,52 @@ for (const adapter of ['express', 'fastify'] as const) {
     });
   });
 }
+
+describe('dashboard API: limits across nodes on the Queues page', () => {
+  const schema = new TestSchema('dash_limits');
+  let d: DashboardApp;
+  before(async () => {
+    d = await bootDashboardApp({
+      prefix: schema.prefix,
+      dashboard: { refreshInterval: 100 },
+      oban: {
+        queues: {
+          alpha: 5,
+          beta: 2,
+          media: { limit: 3, globalLimit: 4, rateLimit: { allowed: 60, period: 60 }, partition: { args: ['tenant'] } },
+        },
+      },
+    });
+  });
+  after(async () => {
+    await d?.close();
+    await schema.drop();
+  });
+  const queue = async (name: string) => (await d.api('GET', 'snapshot')).body.queues.find((q: any) => q.name === name);
+
+  it('shows the global and rate limits and the partition of each queue, and follows a scale', async () => {
+    assert.deepEqual((await queue('media')).limits, {
+      globalLimit: 4,
+      rateLimit: { allowed: 60, period: 60 },
+      partition: { args: ['tenant'] },
+    });
+    assert.deepEqual((await queue('alpha')).limits, {}, 'a queue with none');
+    await d.oban.scaleQueue('media', { globalLimit: 2, rateLimit: null });
+    await waitFor('the scale shown', async () => (await queue('media')).limits.globalLimit === 2);
+    assert.deepEqual((await queue('media')).limits, { globalLimit: 2, partition: { args: ['tenant'] } });
+  });
+
+  it('for a queue this node does not run: the limits stored by a scale, else unknown', async () => {
+    await schema.query(
+      `INSERT INTO "${schema.prefix}".oban_queues (name, limits) VALUES ('elsewhere', '{"globalLimit": 7}')`,
+    );
+    await schema.query(`INSERT INTO ${schema.jobs} (queue, worker) VALUES ('nowhere', 'NoWorker')`);
+    const elsewhere = await waitFor('the stored queue', () => queue('elsewhere'));
+    assert.deepEqual(elsewhere.limits, { globalLimit: 7 });
+    const nowhere = await waitFor('the queue of a job', () => queue('nowhere'));
+    assert.equal(nowhere.limits, null, 'as configured on whichever node runs it');
+  });
+});
 
 describe('dashboard API: live figures', () => {
   const schema = new TestSchema('dash_live');

@@ -27,7 +27,7 @@ describe('dashboard: nodes, the leader and worker processes', () => {
       prefix: schema.prefix,
       migrate: true,
       processes: 1,
-      queues: { cpu: 1 },
+      queues: { pids: 1 },
       ...TIMINGS,
     };
     app = await NestFactory.create(DashboardPoolAppModule, { logger: ['error'], abortOnError: false });
@@ -37,7 +37,8 @@ describe('dashboard: nodes, the leader and worker processes', () => {
     const other = startNode({
       prefix: schema.prefix,
       databaseUrl: DATABASE_URL,
-      oban: { queues: { default: 3 }, processes: 0, ...TIMINGS },
+      oban: { queues: { default: 3, cpu: 1 }, processes: 1, ...TIMINGS },
+      cpu: true,
     });
     nodes.push(other);
     await other.ready;
@@ -60,10 +61,9 @@ describe('dashboard: nodes, the leader and worker processes', () => {
     assert.equal(other.node, nodes[0].node);
     assert.equal(s.nodes.filter((n: any) => n.leader).length, 1);
     assert.equal(s.nodes.find((n: any) => n.leader).node, s.leader);
-    assert.deepEqual(other.queues, ['default']);
-    assert.equal(other.processes, null, "another node's worker processes are not known here");
+    assert.deepEqual([...other.queues].sort(), ['cpu', 'default']);
     assert.deepEqual(s.queues.find((q: any) => q.name === 'default').nodes, [other.node]);
-    assert.deepEqual(s.queues.find((q: any) => q.name === 'cpu').nodes, [self.node]);
+    assert.deepEqual(s.queues.find((q: any) => q.name === 'pids').nodes, [self.node]);
     // The other node's queue is known cluster-wide: it can be paused from here, and that node follows.
     const paused = await fetch(`${base}/api/queues/default/pause`, {
       method: 'POST',
@@ -92,6 +92,26 @@ describe('dashboard: nodes, the leader and worker processes', () => {
     assert.equal(processes[0].pid, pid);
     assert.equal(processes[0].running, 0);
     assert.ok(processes[0].rss > 1_000_000, `resident memory ${processes[0].rss} bytes`);
+  });
+
+  it("shows another node's worker processes, as that node reports them each heartbeat", async () => {
+    const reported = await waitFor("the other node's process reported", async () => {
+      const other = (await snapshot()).nodes.find((n: any) => !n.self);
+      return other?.processes?.length === 1 && other.processes[0].ready && other.processes;
+    });
+    const [p] = reported;
+    assert.equal(typeof p.pid, 'number');
+    assert.notEqual(p.pid, nodes[0].pid, 'a worker process of that node, not the node itself');
+    assert.notEqual(p.pid, process.pid);
+    process.kill(p.pid, 0); // a live process on this machine
+    assert.equal(p.running, 0);
+    assert.ok(p.rss > 1_000_000, `resident memory ${p.rss} bytes`);
+    // The page lists it under that node.
+    const nodesView = await snapshot();
+    assert.ok(
+      nodesView.nodes.every((n: any) => Array.isArray(n.processes)),
+      'every node reports its processes',
+    );
   });
 
   it('drops a node that stopped from the live nodes', async () => {

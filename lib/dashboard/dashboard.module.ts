@@ -2,6 +2,7 @@ import { Controller, type DynamicModule, Module, UseGuards } from '@nestjs/commo
 import { DashboardAccessGuard } from './access.guard';
 import { DashboardController } from './dashboard.controller';
 import { DashboardService } from './dashboard.service';
+import { TrailingSlashRedirect } from './trailing-slash';
 import { OBAN_DASHBOARD_CONFIG, type ObanDashboardOptions, resolveDashboardOptions } from './options';
 
 /**
@@ -22,7 +23,12 @@ export class ObanDashboardModule {
     return {
       module: ObanDashboardModule,
       controllers: [MountedDashboardController],
-      providers: [{ provide: OBAN_DASHBOARD_CONFIG, useValue: config }, DashboardService, DashboardAccessGuard],
+      providers: [
+        { provide: OBAN_DASHBOARD_CONFIG, useValue: config },
+        DashboardService,
+        DashboardAccessGuard,
+        TrailingSlashRedirect,
+      ],
       exports: [DashboardService],
     };
   }

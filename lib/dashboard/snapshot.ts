@@ -1,9 +1,11 @@
 import { Logger } from '@nestjs/common';
 import type { Database } from '../db/database';
 import { JOB_STATES, type JobState } from '../job';
-import type { NodeView } from '../node-view';
+import type { NodeView, QueueState } from '../node-view';
 import type { PoolProcessStats } from '../pool/protocol/stats';
 import { ClusterStore, type StoredQueueState } from '../store/cluster-store';
+import { type QueueLimits, applyLimitsChange } from '../store/limited-claim';
+import { readLimitsChange } from '../validation/limit-options';
 import type { ObanInternals } from '../oban.service';
 import { BoundedReads } from './bounded-reads';
 import type { DashboardStatements } from './statements';
@@ -18,6 +20,12 @@ export interface QueueSummary {
   paused: boolean | null;
   /** The limit set by scale, else this node's; null: as each node is configured. */
   limit: number | null;
+  /**
+   * Its limits across nodes (global, rate, partition), as this node runs it,
+   * else as set at run time by scale (`{}`: none); null: not known here (this
+   * node does not run it and no change is stored: as each node is configured).
+   */
+  limits: QueueLimits | null;
   /** Live nodes that run it. */
   nodes: string[];
   /** Jobs of it executing now, cluster-wide (exact). */
@@ -35,7 +43,7 @@ export interface NodeSummary {
   leader: boolean;
   /** The node serving this dashboard. */
   self: boolean;
-  /** Its worker processes: known for the node serving the dashboard only (null for the others). */
+  /** Its worker processes: read now for the node serving the dashboard, as last reported (each heartbeat interval) for the others; null: not reported. */
   processes: PoolProcessStats[] | null;
 }
 
@@ -141,6 +149,7 @@ export class SnapshotSource {
         estimated: fetched.counts.estimated,
         paused: stored?.paused ?? local?.paused ?? null,
         limit: stored?.limit ?? local?.limit ?? null,
+        limits: local ? limitsOf(local) : this.storedLimits(stored),
         nodes: fetched.nodes.filter((n) => n.queues.includes(name)).map((n) => n.node),
         executing,
       };
@@ -155,7 +164,7 @@ export class SnapshotSource {
       heartbeatAt: new Date(new Date(n.expires_at).getTime() - ttl).toISOString(),
       leader: n.leader,
       self: n.node === config.node,
-      processes: n.node === config.node ? processes : null,
+      processes: n.node === config.node ? processes : (n.processes ?? null),
     }));
     return {
       at: new Date(fetched.now).toISOString(),
@@ -166,6 +175,13 @@ export class SnapshotSource {
       activity: this.activity(fetched.now),
       estimated: fetched.counts.estimated,
     };
+  }
+
+  /** The limits a scale stored for a queue this node does not run (a change over none configured). */
+  private storedLimits(stored: StoredQueueState | undefined): QueueLimits | null {
+    if (!stored?.limits) return null;
+    const change = readLimitsChange(stored.limits, `the limits stored for queue '${stored.name}'`);
+    return change instanceof Error ? null : applyLimitsChange({}, change);
   }
 
   /** Replaces the minutes read again (from `since`) and forgets those older than an hour. */
@@ -199,6 +215,11 @@ export class SnapshotSource {
   }
 }
 
+function limitsOf(state: QueueState): QueueLimits {
+  const { globalLimit, rateLimit, partition } = state;
+  return { globalLimit, rateLimit, partition };
+}
+
 interface NodeRow {
   node: string;
   queues: string[];
@@ -206,6 +227,7 @@ interface NodeRow {
   started_at: Date | string;
   expires_at: Date | string;
   leader: boolean;
+  processes: PoolProcessStats[] | null;
 }
 
 interface ActivityRow {

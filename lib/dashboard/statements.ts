@@ -65,11 +65,11 @@ export function buildDashboardStatements(prefix: string) {
     /** The planner's estimate of what `countFilter` would count (EXPLAIN only: no job row is read). */
     estimateFilter: named('dash_estimate_filter', `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${jobs} WHERE ${filters(1)}`),
 
-    /** Live nodes, with whether each holds the leader lease. */
+    /** Live nodes, with whether each holds the leader lease, and their worker processes as last reported. */
     liveNodes: named(
       'dash_live_nodes',
       `
-    SELECT n.node, n.queues, n.workers, n.started_at, n.expires_at,
+    SELECT n.node, n.queues, n.workers, n.started_at, n.expires_at, n.processes,
            COALESCE(p.node = n.node, false) AS leader
     FROM ${nodes} AS n
     LEFT JOIN ${peers} AS p ON p.name = 'oban' AND p.expires_at > now()
@@ -109,7 +109,7 @@ export function buildDashboardStatements(prefix: string) {
     ),
 
     /** Every queue state set at run time (paused, scaled): a small table, read whole. */
-    storedQueues: named('dash_stored_queues', `SELECT name, paused, "limit" FROM ${queues}`),
+    storedQueues: named('dash_stored_queues', `SELECT name, paused, "limit", limits FROM ${queues}`),
 
     /** The database's clock, so minutes line up with the timestamps above. */
     now: named('dash_now', `SELECT (extract(epoch FROM now()) * 1000)::float8 AS now_ms`),

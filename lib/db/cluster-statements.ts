@@ -126,6 +126,16 @@ export function buildClusterStatements(prefix: string) {
     removeNode: named('remove_node', `DELETE FROM ${nodes} WHERE node = $1`),
 
     /**
+     * Node $1's worker processes as it sees them now ($2, JSON), for every
+     * node's dashboard; written only when they changed, into the row its
+     * heartbeat keeps (no row: nothing, the next beat makes it).
+     */
+    reportProcesses: named(
+      'report_processes',
+      `UPDATE ${nodes} SET processes = $2::jsonb WHERE node = $1 AND processes IS DISTINCT FROM $2::jsonb`,
+    ),
+
+    /**
      * Lifeline (leader $1 only): jobs `executing` on a node that is not alive
      * (its row expired, or is gone) go back to `available`, or to `discarded`
      * when no attempt is left, with the reason in `errors`; their queues are

@@ -100,6 +100,11 @@ export class ClusterStore {
     return rows.map((r) => r.queue);
   }
 
+  /** Stores `node`'s worker processes in its row (when they changed), for every node's dashboard. */
+  async reportProcesses(node: string, processes: readonly object[]): Promise<void> {
+    await this.db.query(this.sql.reportProcesses, [node, JSON.stringify(processes)]);
+  }
+
   /** The node holding the leader lease now, or null when none does. */
   async currentLeader(): Promise<string | null> {
     const [row] = await this.db.query<{ node: string }>(this.sql.currentLeader);

@@ -6,7 +6,7 @@ import { ObanDashboardModule } from '../../lib/dashboard';
 export const dashboardPoolOptions: { current: ObanModuleOptions } = { current: {} };
 
 /** Runs in a worker process: its result names the process. */
-@Worker({ queue: 'cpu', cpu: true })
+@Worker({ queue: 'pids', cpu: true })
 export class DashboardPidWorker {
   perform(_job: Job) {
     return { pid: process.pid };

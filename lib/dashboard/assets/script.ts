@@ -147,13 +147,14 @@ export const APP_JS = String.raw`
   function renderQueues() {
     if (!snapshot) return setView('Queues', [h('p', { text: 'Loading…' })]);
     var head = h('tr', null, [h('th', { scope: 'col', text: 'Queue' }), h('th', { scope: 'col', text: 'Status' }),
-      h('th', { scope: 'col', class: 'num', text: 'Limit' }), h('th', { scope: 'col', class: 'num', text: 'Nodes' })]
+      h('th', { scope: 'col', class: 'num', text: 'Limit' }), h('th', { scope: 'col', text: 'Across nodes' }), h('th', { scope: 'col', class: 'num', text: 'Nodes' })]
       .concat(STATES.map(function (s) { return h('th', { scope: 'col', class: 'num', text: s }); }))
       .concat([h('th', { scope: 'col', text: 'Actions' })]));
     var rows = snapshot.queues.map(function (q) {
       var cells = [h('th', { scope: 'row' }, [h('a', { href: '#/jobs?' + query({ queue: q.name }), text: q.name })]),
         h('td', null, [q.paused ? h('span', { class: 'paused', text: 'paused' }) : h('span', { text: q.paused === null ? 'as configured' : 'running' })]),
         h('td', { class: 'num', text: q.limit === null ? '—' : String(q.limit) }),
+        h('td', { class: 'wrap', text: limitsText(q.limits) }),
         h('td', { class: 'num', title: q.nodes.join(', ') || null, text: q.nodes.length ? String(q.nodes.length) : 'none live' })];
       STATES.forEach(function (s) {
         var n = q.counts[s];
@@ -166,6 +167,19 @@ export const APP_JS = String.raw`
     var table = h('table', null, [h('caption', { text: snapshot.estimated ? 'Counts marked ≈ are the planner’s estimates (large table)' : 'Jobs per state' }),
       h('thead', null, [head]), h('tbody', null, rows)]);
     setView('Queues', activityPanels('').concat([h('div', { class: 'scroll panel' }, [rows.length ? table : h('p', { text: 'No queue yet.' })])]));
+  }
+
+  // A queue's global/rate limits and partition in a few words ('as configured': not known to this node).
+  function limitsText(limits) {
+    if (!limits) return 'as configured';
+    var parts = [];
+    if (limits.globalLimit !== undefined) parts.push('global ' + limits.globalLimit);
+    if (limits.rateLimit) parts.push(limits.rateLimit.allowed + ' per ' + limits.rateLimit.period + ' s');
+    var p = limits.partition;
+    if (p && parts.length) {
+      parts.push('per ' + (p.by === 'worker' ? 'worker' : p.args ? p.args.map(function (k) { return 'args.' + k; }).join(', ') : p.meta.map(function (k) { return 'meta.' + k; }).join(', ')));
+    }
+    return parts.length ? parts.join(' · ') : '—';
   }
 
   function queueActions(q) {
@@ -208,17 +222,18 @@ export const APP_JS = String.raw`
     var nodes = h('table', null, [h('caption', { text: 'Live nodes (leader: ' + (snapshot.leader || 'none') + ')' }),
       h('thead', null, [h('tr', null, ['Node', 'Role', 'Started', 'Last heartbeat', 'Queues', 'Worker processes'].map(function (t) { return h('th', { scope: 'col', text: t }); }))]),
       h('tbody', null, rows)]);
-    var self = snapshot.nodes.filter(function (n) { return n.self; })[0];
-    var procs = self && self.processes && self.processes.length
-      ? h('table', null, [h('caption', { text: 'Worker processes of ' + self.node }),
+    var pools = snapshot.nodes.map(function (n) {
+      if (!n.processes) return h('p', { class: 'muted', text: n.node + ': its worker processes are not reported (an older version of nest-oban).' });
+      if (!n.processes.length) return h('p', { class: 'muted', text: n.node + ' runs its jobs in its own process (no worker processes).' });
+      return h('div', { class: 'scroll panel' }, [h('table', null, [h('caption', { text: 'Worker processes of ' + n.node + (n.self ? ' (this one)' : '') }),
         h('thead', null, [h('tr', null, ['PID', 'Ready', 'Jobs held', 'Memory'].map(function (t) { return h('th', { scope: 'col', text: t }); }))]),
-        h('tbody', null, self.processes.map(function (p) {
-          return h('tr', null, [h('td', { text: String(p.pid === undefined ? '—' : p.pid) }), h('td', { text: p.ready ? 'yes' : 'starting' }),
-            h('td', { class: 'num', text: String(p.running) }), h('td', { class: 'num', text: p.rss === null ? '—' : Math.round(p.rss / 1048576) + ' MiB' })]);
-        }))])
-      : h('p', { class: 'muted', text: 'This node runs its jobs in its own process (no worker processes).' });
-    setView('Nodes', [h('div', { class: 'scroll panel' }, [nodes]), h('div', { class: 'scroll panel' }, [procs]),
-      h('p', { class: 'muted', text: 'Worker processes are known for the node serving this page only.' })]);
+        h('tbody', null, n.processes.map(function (p) {
+          return h('tr', null, [h('td', { text: p.pid == null ? '—' : String(p.pid) }), h('td', { text: p.ready ? 'yes' : 'starting' }),
+            h('td', { class: 'num', text: String(p.running) }), h('td', { class: 'num', text: p.rss == null ? '—' : Math.round(p.rss / 1048576) + ' MiB' })]);
+        }))])]);
+    });
+    setView('Nodes', [h('div', { class: 'scroll panel' }, [nodes])].concat(pools,
+      [h('p', { class: 'muted', text: 'Other nodes report their worker processes every heartbeat interval; this node\'s are read now.' })]));
   }
 
   // ---- Activity
