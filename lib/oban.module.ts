@@ -5,6 +5,7 @@ import { ObanCoreModule } from './oban-core.module';
 import { ObanRuntime } from './oban.runtime';
 import { OBAN_MODULE_OPTIONS, OBAN_NODE } from './oban.tokens';
 import { ObanRemoteModule } from './remote-oban';
+import { stopFirstProvider } from './shutdown-order';
 import { callerFile } from './util/caller-file';
 import { isWorkerProcess } from './util/process-role';
 
@@ -40,7 +41,7 @@ export class ObanModule {
     return {
       module: ObanModule,
       imports: [ObanCoreModule.register([optionsProvider, ...extra], rootFile, imports)],
-      providers: [ObanRuntime, { provide: OBAN_NODE, useExisting: ObanRuntime }],
+      providers: [ObanRuntime, { provide: OBAN_NODE, useExisting: ObanRuntime }, stopFirstProvider(ObanModule)],
       exports: [ObanRuntime, OBAN_NODE],
     };
   }

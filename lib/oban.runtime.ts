@@ -44,8 +44,8 @@ import { WorkerRegistry } from './worker/worker-registry';
  * worker processes for cpu workers), the acker, the stager, the notifier, and
  * its place in the cluster (the peer's heartbeat and the leader-only plugins:
  * lifeline, pruner, cron). Starts once the whole app is up; stops early in
- * shutdown (its module sits next to the root), so running jobs finish before
- * the modules they use are torn down.
+ * shutdown (its module is the first whose destroy hooks run: shutdown-order.ts), so running jobs finish before
+ * any provider they use is torn down, the root module's own included.
  */
 @Injectable()
 export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, NodeView {

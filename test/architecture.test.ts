@@ -40,6 +40,7 @@ const LAYERS: Layer[] = [
       'oban.runtime.ts',
       'oban-core.module.ts',
       'oban.module.ts',
+      'shutdown-order.ts',
       'index.ts',
     ),
   },

@@ -1,4 +1,5 @@
 import { after, describe, it } from 'node:test';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import * as path from 'node:path';
@@ -14,6 +15,28 @@ class GraceWorker {
     signal.addEventListener('abort', () => GraceWorker.aborts.push(signal.reason));
     await new Promise((resolve) => setTimeout(resolve, job.args.ms));
     return 'finished';
+  }
+}
+
+/** A service of the root module, torn down at shutdown: a job using it must finish before it goes. */
+@Injectable()
+class LedgerService implements OnModuleDestroy {
+  closed = false;
+  record(n: number) {
+    if (this.closed) throw new Error('LedgerService used after its onModuleDestroy');
+    return `recorded ${n}`;
+  }
+  onModuleDestroy() {
+    this.closed = true;
+  }
+}
+
+@Worker({ queue: 'grace' })
+class LedgerWorker {
+  constructor(private readonly ledger: LedgerService) {}
+  async perform(job: Job<{ ms: number }>) {
+    await new Promise((resolve) => setTimeout(resolve, job.args.ms));
+    return this.ledger.record(job.args.ms);
   }
 }
 
@@ -55,6 +78,18 @@ describe('shutdown', () => {
     const [row] = await schema.query(`SELECT state, result FROM ${schema.jobs} WHERE id = $1`, [job.id]);
     assert.equal(row.state, 'completed');
     assert.equal(row.result, 'finished');
+  });
+
+  it("finishes running jobs before the root module's own providers are torn down", async () => {
+    const app = await createApp({
+      oban: { ...oban, queues: { grace: 2 }, shutdownGracePeriod: 5_000 },
+      providers: [LedgerService, LedgerWorker],
+    });
+    const job = await app.get(Oban).insert(LedgerWorker, { ms: 400 });
+    await waitFor('the job to start', async () => (await app.get(Oban).getJob(job.id))?.state === 'executing');
+    await app.close();
+    const [row] = await schema.query(`SELECT state, result, errors FROM ${schema.jobs} WHERE id = $1`, [job.id]);
+    assert.deepEqual([row.state, row.result], ['completed', 'recorded 400'], JSON.stringify(row.errors));
   });
 
   it('leaves a job still running after the grace period executing, for rescue, and aborts its signal', async () => {
