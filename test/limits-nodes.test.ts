@@ -222,6 +222,49 @@ describe('limits across nodes: a node killed mid-run', () => {
   });
 });
 
+describe('limits across nodes: a slot freed on one node', () => {
+  const { schema, start, insert } = setUp('limits_wake');
+
+  it('wakes a node held back by the global limit at once, not at its next poll', async () => {
+    // Polls far apart: only the finishing node's notification can wake the node held back in time.
+    const oban = {
+      queues: { limited: { limit: 1, globalLimit: 1 } },
+      stageInterval: 30_000,
+      reconcileInterval: 30_000,
+    };
+    const nodes = await start(2, oban);
+    await insert(1, () => ({ ms: 2_000 }));
+    const [{ node: busy }] = await waitFor(
+      'one node runs the long job',
+      async () => {
+        const runs = await runsOf(schema);
+        return runs.length === 1 && runs;
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    const first = nodes.find((n) => n.node === busy)!;
+    const second = nodes.find((n) => n.node !== busy)!;
+    await insert(1, () => ({ ms: 0 })); // woken by the insert, the other node is held back: the one slot is taken
+    await sleep(300);
+    assert.equal((await runsOf(schema)).length, 1, 'held back while the slot is taken');
+    // The first node stops claiming; its running job finishes and frees the one slot.
+    await first.stop();
+    const [long, short] = await waitFor(
+      'the second job run',
+      async () => {
+        const runs = await runsOf(schema);
+        return runs.length === 2 && runs[1].ended !== null && runs;
+      },
+      { timeout: 20_000, interval: 20 },
+    );
+    assert.equal(short.node, second.node);
+    const wait = short.started - long.ended!;
+    assert.ok(wait >= 0, 'never two at once');
+    assert.ok(wait < 1_000, `started ${Math.round(wait)} ms after the slot was freed`);
+    await second.stop();
+  });
+});
+
 describe('limits across nodes: a cpu: true queue with a global limit', () => {
   const { schema, start, insert } = setUp('limits_cpu');
 
