@@ -164,9 +164,21 @@ export class Oban implements OnModuleDestroy {
     rows: InsertRow[],
     via: Queryable | undefined,
   ): Promise<InsertedJob[]> {
+    return this.hooked(operation, rows, () => this.store.insertJobs(rows, via), jobIds);
+  }
+
+  /**
+   * Runs `write` through the insert hook when one is registered: the hook may
+   * add to each row's meta (a trace context) before `write` reads the rows.
+   */
+  private hooked<T>(
+    operation: InsertCall['operation'],
+    rows: InsertRow[],
+    write: () => Promise<T>,
+    ids: (written: T) => number[],
+  ): Promise<T> {
     const hook = this.internals.hooks?.insert;
-    const write = () => this.store.insertJobs(rows, via);
-    return hook ? hook({ operation, rows }, write, (jobs) => jobs.map((j) => j.id)) : write();
+    return hook ? hook({ operation, rows }, write, ids) : write();
   }
 
   /**
@@ -372,7 +384,12 @@ export class Oban implements OnModuleDestroy {
           `so the steps and their dependencies are written together`,
       );
     }
-    const inserted = await this.workflows().insert(id, steps, rows, via, appender, where);
+    const inserted = await this.hooked(
+      'workflow',
+      rows,
+      () => this.workflows().insert(id, steps, rows, via, appender, where),
+      (written) => jobIds(Object.values(written.jobs)),
+    );
     if (this.events.has('insert')) this.emitInsert(Object.values(inserted.jobs), true, began);
     return inserted;
   }
@@ -397,8 +414,12 @@ export class Oban implements OnModuleDestroy {
       return { worker, args, options: jobOptions, where: `${where}[${i}]` };
     });
     this.refuseInline(where);
+    const began = performance.now();
     const rows = await this.buildRows(members.map((m) => this.batchMember(id, m)));
-    return this.batches().grow(id, rows, this.via(options.manager, where), where);
+    const via = this.via(options.manager, where);
+    const jobs = await this.hooked('batch', rows, () => this.batches().grow(id, rows, via, where), jobIds);
+    if (this.events.has('insert')) this.emitInsert(jobs, true, began);
+    return jobs;
   }
 
   /** A batch's counts and fired callbacks, or null when there is no such batch. */
@@ -413,6 +434,7 @@ export class Oban implements OnModuleDestroy {
     manager: EntityManager | undefined,
   ): Promise<{ id: string; jobs: Job[] }> {
     this.refuseInline('batch');
+    const began = performance.now();
     const callbackRows: Partial<Record<BatchCallbackName, InsertRow>> = {};
     for (const [name, callback] of Object.entries(callbacks) as Array<[BatchCallbackName, BatchCallback]>) {
       if (typeof callback !== 'object' || callback === null) {
@@ -424,7 +446,9 @@ export class Oban implements OnModuleDestroy {
       ]);
     }
     const rows = await this.buildRows(members.map((m) => this.batchMember(id, m)));
-    const jobs = await this.batches().create(id, callbackRows, rows, this.via(manager, 'batch.insert'));
+    const via = this.via(manager, 'batch.insert');
+    const jobs = await this.hooked('batch', rows, () => this.batches().create(id, callbackRows, rows, via), jobIds);
+    if (this.events.has('insert')) this.emitInsert(jobs, true, began);
     return { id, jobs };
   }
 
@@ -666,4 +690,8 @@ function checkId(id: unknown, where: string): number {
     throw new ObanValidationError(`${where}: job id must be a positive integer, got ${String(id)}`);
   }
   return id as number;
+}
+
+function jobIds(jobs: Job[]): number[] {
+  return jobs.map((j) => j.id);
 }

@@ -193,6 +193,18 @@ describe('events', () => {
       );
       assert.equal(inserts[1].node, eventsOptions.current.node);
       assert.ok(inserts[1].duration >= 0);
+      // Workflows, batches and what is added to a batch are inserts too, each one bulk event.
+      const flow = await oban.workflow().add('a', OutcomeWorker, { kind: 'w' }).insert();
+      const batch = await oban.batch().add(OutcomeWorker, { kind: 'b1' }).add(OutcomeWorker, { kind: 'b2' }).insert();
+      const grown = await oban.addToBatch(batch.id, [{ worker: OutcomeWorker, args: { kind: 'b3' } }]);
+      assert.deepEqual(
+        inserts.slice(2).map((e) => [e.bulk, e.jobs.map((j) => j.id)]),
+        [
+          [true, [flow.jobs.a.id]],
+          [true, batch.jobs.map((j) => j.id)],
+          [true, grown.map((j) => j.id)],
+        ],
+      );
       await settled(oban, one.id);
       await waitFor('a stop on the channel', () => stops.find((s) => s.job.id === one.id));
     } finally {

@@ -221,6 +221,35 @@ describe('tracing: producer and consumer spans', () => {
     }
   });
 
+  it('a workflow, a batch and addToBatch each make one PRODUCER span; every job written carries its context', async () => {
+    await boot();
+    const workflow = await oban
+      .workflow()
+      .add('a', TracedWorker, {})
+      .add('b', TracedWorker, {}, { deps: ['a'] })
+      .insert();
+    const batch = await oban.batch().add(TracedWorker, {}).add(TracedWorker, {}).insert();
+    const grown = await oban.addToBatch(batch.id, [{ worker: TracedWorker, args: {} }]);
+    const producers = spans().filter((s) => s.kind === SpanKind.PRODUCER);
+    assert.deepEqual(
+      producers.map((p) => [p.attributes['messaging.operation.name'], p.attributes['messaging.batch.message_count']]),
+      [
+        ['workflow', 2],
+        ['batch', 2],
+        ['batch', 1],
+      ],
+    );
+    const written = [Object.values(workflow.jobs), batch.jobs, grown];
+    written.forEach((jobs, i) => {
+      const traceparent = formatTraceparent(producers[i].spanContext());
+      for (const job of jobs) assert.equal(job.meta.traceparent, traceparent, `job ${job.id} of call ${i}`);
+    });
+    for (const job of Object.values(workflow.jobs)) {
+      const stored = await settled(oban, job.id);
+      assert.equal(stored.meta.traceparent, formatTraceparent(producers[0].spanContext()), 'stored in the row');
+    }
+  });
+
   it('a failed insert ends its producer span with status ERROR', async () => {
     await boot();
     await assert.rejects(oban.insert(TracedWorker, 'not an object' as never));

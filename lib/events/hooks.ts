@@ -14,7 +14,8 @@ export interface TraceCarrier {
 
 /** One insert call: its rows, whose `meta` a hook may add to before they are written. */
 export interface InsertCall {
-  operation: 'insert' | 'insertAll' | 'cron';
+  /** `workflow`: a workflow's steps (or an append); `batch`: a batch's members (at insert or `addToBatch`). */
+  operation: 'insert' | 'insertAll' | 'cron' | 'workflow' | 'batch';
   rows: Array<{ queue: string; worker: string; meta: Record<string, unknown> }>;
 }
 

@@ -84,7 +84,8 @@ export function insertHook(tracer: Tracer): InsertHook {
           'messaging.operation.type': 'send',
           'messaging.operation.name': call.operation,
           ...(destination !== undefined && { 'messaging.destination.name': destination }),
-          ...(call.operation === 'insertAll' && { 'messaging.batch.message_count': call.rows.length }),
+          ...(call.operation !== 'insert' &&
+            call.operation !== 'cron' && { 'messaging.batch.message_count': call.rows.length }),
           ...(workers.length === 1 && { 'nest-oban.job.worker': workers[0] }),
         },
       },
