@@ -24,7 +24,7 @@ import type { ObanWorker, WorkerClass } from './worker/worker.interface';
 import { WorkerRegistry } from './worker/worker-registry';
 import { type AwaitOptions, Relay, settlement } from './compose/relay';
 import { buildComposeStatements } from './compose/statements';
-import { Workflow } from './compose/workflow';
+import { Workflow, workflowIdOfStep } from './compose/workflow';
 import type { InsertedWorkflow, PlannedStep } from './compose/workflow';
 import { type WorkflowStatus, WorkflowStore } from './compose/workflow-store';
 import {
@@ -315,11 +315,36 @@ export class Oban implements OnModuleDestroy {
    */
   appendToWorkflow(job: Pick<Job, 'id' | 'meta'>): Workflow<never, string> {
     const where = `appendToWorkflow(job ${job?.id})`;
-    const id = typeof job?.meta?.workflow_id === 'string' ? job.meta.workflow_id : undefined;
-    if (!id) throw new ObanValidationError(`${where}: the job belongs to no workflow (no meta.workflow_id)`);
+    const id = workflowIdOfStep(job, where);
     const write = (wf: string, steps: PlannedStep[], manager: EntityManager | undefined) =>
       this.writeWorkflow(wf, steps, manager, checkId(job.id, where), where);
     return new Workflow<never, string>(write, id, where, true);
+  }
+
+  /**
+   * @internal The write of a workflow (or an append, `appender` the appending
+   * job) built by a job in a pool process, whose plan was checked there; its
+   * workers come by name (pool/protocol/calls.ts). Not for application code.
+   */
+  insertWorkflowPlan(
+    id: string,
+    steps: PlannedStep[],
+    appender: number | null,
+    where: string,
+  ): Promise<InsertedWorkflow> {
+    if (!Array.isArray(steps)) throw new ObanValidationError(`${where}: the plan's steps must be an array`);
+    const job = appender === null ? undefined : checkId(appender, where);
+    return this.writeWorkflow(checkWorkflowId(id, where), steps, undefined, job, where);
+  }
+
+  /** @internal The write of a batch built by a job in a pool process (workers by name). Not for application code. */
+  insertBatchPlan(
+    id: string,
+    callbacks: Partial<Record<BatchCallbackName, BatchCallback>>,
+    members: BatchMemberInput[],
+  ): Promise<{ id: string; jobs: Job[] }> {
+    if (!Array.isArray(members)) throw new ObanValidationError(`batch: the members must be an array`);
+    return this.writeBatch(checkBatchId(id, 'batch'), callbacks ?? {}, members, undefined);
   }
 
   /** The jobs of a workflow counted by state, in all and per step; `finished` once none is left to run. */

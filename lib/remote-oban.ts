@@ -1,4 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { Batch } from './compose/batch';
+import { type PlannedStep, Workflow, workflowIdOfStep } from './compose/workflow';
 import { ObanError } from './errors';
 import { Oban } from './oban.service';
 import { MAIN_PROCESS_CALLS, encodeCallArgs } from './pool/protocol/calls';
@@ -18,9 +20,7 @@ export function remoteOban(call: MainProcessCall): Oban {
     checkLimits: mainProcessOnly('checkLimits'),
     checkProcesses: mainProcessOnly('checkProcesses'),
     isLeader: mainProcessOnly('isLeader'),
-    workflow: builderInMainProcess('workflow'),
-    appendToWorkflow: builderInMainProcess('appendToWorkflow'),
-    batch: builderInMainProcess('batch'),
+    ...builders(call),
   };
   for (const method of MAIN_PROCESS_CALLS) {
     remote[method] = (...args: unknown[]) => call(method, encodeCallArgs(method, args));
@@ -34,13 +34,29 @@ function mainProcessOnly(method: keyof Oban) {
   };
 }
 
-/** The workflow and batch builders hold worker classes and callbacks, which cannot cross the IPC channel. */
-function builderInMainProcess(method: keyof Oban) {
-  return (): never => {
-    throw new ObanError(
-      `${String(method)}() is not available in a worker process (cpu: true): build workflows and batches from a ` +
-        `worker without cpu: true (addToBatch, awaitJob, relay and the workflow status calls do work here)`,
-    );
+/**
+ * The workflow and batch builders run here, where the job calls them, so a
+ * bad plan (an unknown dependency, a cycle, a repeated name) is refused in the
+ * job with the same message as in the main process; their `insert()` sends
+ * the checked plan, its workers by name, to the main process, which writes it.
+ */
+function builders(call: MainProcessCall): Pick<Oban, 'workflow' | 'appendToWorkflow' | 'batch'> {
+  const send = <M extends 'insertWorkflowPlan' | 'insertBatchPlan'>(method: M, args: unknown[]) =>
+    call(method, encodeCallArgs(method, args)) as ReturnType<Oban[M]>;
+  return {
+    workflow: () =>
+      new Workflow((id, steps, manager) => send('insertWorkflowPlan', [id, steps, null, 'workflow', manager])),
+    appendToWorkflow: (job) => {
+      const where = `appendToWorkflow(job ${job?.id})`;
+      const write = (id: string, steps: PlannedStep[], manager: unknown) =>
+        send('insertWorkflowPlan', [id, steps, job.id, where, manager]);
+      return new Workflow<never, string>(write, workflowIdOfStep(job, where), where, true);
+    },
+    batch: (options = {}) =>
+      new Batch(
+        (id, callbacks, members, manager) => send('insertBatchPlan', [id, callbacks, members, manager]),
+        options,
+      ),
   };
 }
 

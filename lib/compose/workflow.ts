@@ -64,6 +64,13 @@ export type WorkflowWriter = (
   manager: EntityManager | undefined,
 ) => Promise<InsertedWorkflow>;
 
+/** The workflow a running step belongs to, from its `meta.workflow_id` (what appendToWorkflow appends to). */
+export function workflowIdOfStep(job: { id?: unknown; meta?: Record<string, unknown> }, where: string): string {
+  const id = typeof job?.meta?.workflow_id === 'string' ? job.meta.workflow_id : undefined;
+  if (!id) throw new ObanValidationError(`${where}: the job belongs to no workflow (no meta.workflow_id)`);
+  return id;
+}
+
 const STEP_NAME = /^[A-Za-z0-9_:/@#+-][A-Za-z0-9_:/@#+ -]{0,127}$/;
 
 /**

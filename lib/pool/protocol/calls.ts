@@ -26,6 +26,9 @@ export const MAIN_PROCESS_CALLS = [
   'retryWorkflow',
   'addToBatch',
   'batchStatus',
+  // The writes of the workflow and batch builders, which run in the pool process (remote-oban.ts).
+  'insertWorkflowPlan',
+  'insertBatchPlan',
 ] as const;
 
 export type MainProcessCallName = (typeof MAIN_PROCESS_CALLS)[number];
@@ -89,7 +92,49 @@ export function encodeCallArgs(method: MainProcessCallName, args: unknown[]): un
     });
     return [id, plain];
   }
+  if (method === 'insertWorkflowPlan') {
+    // A step as compose/workflow.ts plans it, and a batch member as compose/batch.ts keeps it (a layer above).
+    const [id, steps, appender, where, manager] = args as [unknown, PlanEntry[], unknown, string, unknown];
+    noManager(manager, where);
+    const plain = steps.map((step) => {
+      const label = `${where} step '${step.name}'`;
+      const name = workerName(step.worker, label);
+      checkJson(step.args, `${label} (${name})`);
+      return { ...step, worker: name };
+    });
+    return [id, plain, appender, where];
+  }
+  if (method === 'insertBatchPlan') {
+    const [id, callbacks, members, manager] = args as [
+      unknown,
+      Record<string, { worker: unknown; args?: unknown }>,
+      PlanEntry[],
+      unknown,
+    ];
+    noManager(manager, 'batch.insert');
+    const named: Record<string, unknown> = {};
+    for (const [key, callback] of Object.entries(callbacks)) {
+      const name = workerName(callback?.worker, `batch ${key}`);
+      checkJson(callback.args ?? {}, `batch ${key} (${name})`);
+      named[key] = { ...callback, worker: name };
+    }
+    const plain = members.map((member, i) => {
+      const where = member.where ?? `batch member ${i}`;
+      const name = workerName(member.worker, where);
+      checkJson(member.args, `${where} (${name})`);
+      return { ...member, worker: name };
+    });
+    return [id, named, plain];
+  }
   return args;
+}
+
+/** What the builders' plans hold per job: a worker (class or name) and its args, among other fields. */
+interface PlanEntry {
+  name?: string;
+  where?: string;
+  worker: unknown;
+  args: unknown;
 }
 
 /** An AbortSignal cannot cross the process boundary: a wait from a worker process ends by its timeout. */
