@@ -41,8 +41,9 @@ function mainProcessOnly(method: keyof Oban) {
  * the checked plan, its workers by name, to the main process, which writes it.
  */
 function builders(call: MainProcessCall): Pick<Oban, 'workflow' | 'appendToWorkflow' | 'batch'> {
+  // A plan that cannot cross (a class that is no worker, args that are not JSON) rejects, as insert() does.
   const send = <M extends 'insertWorkflowPlan' | 'insertBatchPlan'>(method: M, args: unknown[]) =>
-    call(method, encodeCallArgs(method, args)) as ReturnType<Oban[M]>;
+    new Promise<unknown>((resolve) => resolve(call(method, encodeCallArgs(method, args)))) as ReturnType<Oban[M]>;
   return {
     workflow: () =>
       new Workflow((id, steps, manager) => send('insertWorkflowPlan', [id, steps, null, 'workflow', manager])),

@@ -105,5 +105,9 @@ describe('relay, workflow status and batches from a worker process (cpu: true)',
     const stored = await oban.getJob(job.id);
     assert.equal(stored?.state, 'discarded');
     assert.match(stored!.errors[0].error, /step 'b'.*'missing'|'missing'.*step 'b'/);
+    // Args that are not JSON are refused before they cross to the main process, naming the step.
+    const notJson = await oban.insert(BuilderWorker, { notJson: true }, { maxAttempts: 1 });
+    await assert.rejects(oban.awaitJob(notJson, { timeout: 60_000 }));
+    assert.match((await oban.getJob(notJson.id))!.errors[0].error, /workflow step 'a' \(EchoWorker\)/);
   });
 });
