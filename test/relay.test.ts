@@ -122,17 +122,22 @@ describe('relay: await a job result', () => {
       return true;
     });
     const parked = await oban.insert(ParkedWorker, {});
-    const waiting = oban.awaitJob(parked, { timeout: 10_000 });
+    // The expectation is attached before the cancel: the rejection may arrive before cancelJob returns.
+    const rejected = assert.rejects(oban.awaitJob(parked, { timeout: 10_000 }), RelayCancelledError);
     await oban.cancelJob(parked.id);
-    await assert.rejects(waiting, RelayCancelledError);
+    await rejected;
   });
 
   it('a job deleted before it finished, or never inserted, rejects with RelayDeletedError', async () => {
     const parked = await oban.insert(ParkedWorker, {});
-    const waiting = oban.awaitJob(parked, { timeout: 10_000 });
+    // Attached before the delete, whose notification may settle the wait before deleteJob returns.
+    const rejected = assert.rejects(
+      oban.awaitJob(parked, { timeout: 10_000 }),
+      (e: unknown) => e instanceof RelayDeletedError && e.jobId === parked.id,
+    );
     await waitFor('marked', async () => (await oban.getJob(parked.id))?.meta.relay === true);
     assert.equal(await oban.deleteJob(parked.id), true);
-    await assert.rejects(waiting, (e: unknown) => e instanceof RelayDeletedError && e.jobId === parked.id);
+    await rejected;
     await assert.rejects(oban.awaitJob(987654321, { timeout: 10_000 }), RelayDeletedError);
   });
 
