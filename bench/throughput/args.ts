@@ -7,7 +7,7 @@ import type { BenchPlan } from './plan';
 export function parseArgs(argv: string[]): { plan: BenchPlan; systems: SystemName[]; scaleOnly: boolean } {
   const flags = new Flags(
     argv,
-    ['quick', 'runs', 'jobs', 'core-jobs', 'samples', 'only', 'scale', 'no-scale'],
+    ['quick', 'runs', 'jobs', 'core-jobs', 'samples', 'only', 'concurrencies', 'scale', 'no-scale'],
     'bench/throughput/main.ts',
   );
   const quick = flags.has('quick');
@@ -22,7 +22,7 @@ export function parseArgs(argv: string[]): { plan: BenchPlan; systems: SystemNam
     databaseUrl: BENCH_DATABASE_URL,
     jobs,
     runs: flags.int('runs', quick ? 1 : 3),
-    concurrencies: [10, 24, 50],
+    concurrencies: flags.ints('concurrencies', [10, 24, 50], 1),
     latencySamples: flags.int('samples', quick ? 50 : 200),
     latencyRounds: quick ? 1 : 3,
     latencyConcurrency: 10,
