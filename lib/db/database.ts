@@ -16,6 +16,12 @@ export interface Queryable {
   query<R = any>(statement: Statement | string, values?: unknown[]): Promise<R[]>;
 }
 
+/** One connection of a boundedSession. */
+export interface BoundedSession extends Queryable {
+  /** Runs `sql` (a PREPARE of `name`) unless this connection ran it before. */
+  prepareOnce(name: string, sql: string): Promise<void>;
+}
+
 export interface Notification {
   channel: string;
   payload: string;
@@ -54,7 +60,7 @@ export interface Database extends Queryable {
    * round trips to lift and restore it): for short transactions on the hot
    * path (a limited queue's claim). Unset: `session` serves.
    */
-  boundedSession?<T>(fn: (session: Queryable) => Promise<T>): Promise<T>;
+  boundedSession?<T>(fn: (session: BoundedSession) => Promise<T>): Promise<T>;
   connectListener(): Promise<ListenConnection>;
   /** Releases what this Database opened; a pool handed in by the user stays open. */
   close(): Promise<void>;

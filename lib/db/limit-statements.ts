@@ -1,5 +1,3 @@
-import { escapeLiteral } from 'pg';
-import type { Statement } from './database';
 import { claimAssignments, schemaNames, statementNamer } from './sql';
 import { quoteIdent } from './pg-database';
 
@@ -22,53 +20,9 @@ import { quoteIdent } from './pg-database';
  */
 export type LimitStatements = ReturnType<typeof buildLimitStatements>;
 
-/**
- * A whole claim as one text for Postgres's simple protocol, so it costs one
- * round trip: BEGIN, the statement timeout, the lock, the claim (its values
- * written in as literals, strings through pg's escapeLiteral), COMMIT. Each
- * statement of the text still takes its own snapshot, as separate round
- * trips would. `values` are the claim's parameters in order.
- */
-export function claimScript(lockQueue: string, claim: Statement, values: unknown[], timeoutMs: number): string {
-  const text = claim.text.replace(/\$(\d+)/g, (_, n: string) => literal(values[Number(n) - 1]));
-  return `BEGIN; SET LOCAL statement_timeout = ${Math.round(timeoutMs)}; ${lockQueue}; ${text}; COMMIT`;
-}
-
-/**
- * The same claim in one round trip, by EXECUTE of the claim prepared on the
- * connection (`prepareClaim`) under its generic plan. Planning the claim
- * afresh costs about as much as running it (1.2 ms here), and it happened
- * after the lock, while every other node's claim of the queue waited: with
- * the plan kept, a claim holds the lock about half as long. The generic plan
- * reads by the same indexes (test/limits.test.ts checks it on a large table).
- */
-export function executeClaimScript(lockQueue: string, claim: Statement, values: unknown[], timeoutMs: number): string {
-  return (
-    `BEGIN; SET LOCAL statement_timeout = ${Math.round(timeoutMs)}; SET LOCAL plan_cache_mode = force_generic_plan; ` +
-    `${lockQueue}; EXECUTE ${preparedName(claim)}(${values.map(literal).join(', ')}); COMMIT`
-  );
-}
-
-/** Prepares `claim` on the connection, for executeClaimScript (once per connection). */
-export function prepareClaim(claim: Statement): string {
-  return `PREPARE ${preparedName(claim)} AS ${claim.text}`;
-}
-
-/** Not the name pg gives its own prepared statements (the statement's), so the two never clash. */
-function preparedName(claim: Statement): string {
-  return quoteIdent(`x${claim.name}`.slice(0, 63));
-}
-
-/** A claim parameter as SQL: null, a whole number, a string, or an array of them (cast where used). */
-function literal(value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw new Error(`nest-oban: a claim parameter must be a whole number, got ${value}`);
-    return String(value);
-  }
-  if (typeof value === 'string') return escapeLiteral(value);
-  if (Array.isArray(value)) return value.length === 0 ? `'{}'` : `ARRAY[${value.map(literal).join(', ')}]`;
-  throw new Error(`nest-oban: cannot write ${typeof value} into a claim`);
+/** The statements before a limited claim: its statement timeout, then the queue's lock. */
+export function claimPreamble(lockQueue: string, timeoutMs: number): string[] {
+  return [`SET LOCAL statement_timeout = ${Math.round(timeoutMs)}`, lockQueue];
 }
 
 export function buildLimitStatements(prefix: string) {

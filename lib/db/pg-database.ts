@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Client, type ClientConfig, Pool, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
-import type { Database, ListenConnection, Queryable, Statement } from './database';
+import type { BoundedSession, Database, ListenConnection, Queryable, Statement } from './database';
 import { PgListenConnection } from './pg-listen-connection';
 import { isReadTimeout, withReadTimeout } from './pg-query';
 import { type TransactionPooler, transactionPoolConfig } from './transaction-pooler';
@@ -32,6 +32,8 @@ export class PgDatabase implements Database {
   readonly transactionPooled: boolean;
   readonly canListen: boolean;
   private readonly answerWithinMs: number;
+  /** The statements each connection has prepared by name (boundedSession's prepareOnce). */
+  private readonly preparedOn = new WeakMap<PoolClient, Set<string>>();
   private readonly onIdleError = (error: Error) =>
     this.logger.warn(`an idle connection of ${this.description} failed (${error.message}); the pool replaces it`);
 
@@ -91,8 +93,13 @@ export class PgDatabase implements Database {
 
   async query<R = any>(statement: Statement | string, values?: unknown[]): Promise<R[]> {
     const config = withReadTimeout(toConfig(statement, values, this.pooler), this.answerWithinMs);
+    return this.unansweredSaid(() => this.using(async (client) => (await client.query(config)).rows as R[]));
+  }
+
+  /** A read timeout (the connection went silent; `using` dropped it) as an error saying so. */
+  private async unansweredSaid<T>(run: () => Promise<T>): Promise<T> {
     try {
-      return await this.using(async (client) => (await client.query(config)).rows as R[]);
+      return await run();
     } catch (error) {
       if (!isReadTimeout(error)) throw error;
       throw new Error(
@@ -108,13 +115,23 @@ export class PgDatabase implements Database {
    * Database.boundedSession). A text of several statements (no parameters)
    * returns the rows of all of them, in order.
    */
-  async boundedSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
-    return this.using((client) =>
-      fn({
-        query: async (statement, values) => {
-          const result: QueryResult | QueryResult[] = await client.query(toConfig(statement, values, this.pooler));
+  async boundedSession<T>(fn: (session: BoundedSession) => Promise<T>): Promise<T> {
+    // Bounded on this side too, as query() is: a connection gone silent mid-claim is dropped, not waited on.
+    return this.unansweredSaid(() =>
+      this.using((client) => {
+        const query = async (statement: Statement | string, values?: unknown[]) => {
+          const config = withReadTimeout(toConfig(statement, values, this.pooler), this.answerWithinMs);
+          const result: QueryResult | QueryResult[] = await client.query(config);
           return Array.isArray(result) ? result.flatMap((r) => r.rows) : result.rows;
-        },
+        };
+        const prepareOnce = async (name: string, sql: string) => {
+          // Kept with the client object, which lives as long as its connection.
+          const names = this.preparedOn.get(client) ?? new Set<string>();
+          if (names.has(name)) return;
+          await query(sql);
+          this.preparedOn.set(client, names.add(name));
+        };
+        return fn({ query, prepareOnce });
       }),
     );
   }

@@ -105,8 +105,7 @@ export function buildStatements(prefix: string) {
     )
     UPDATE ${jobs} AS j
     SET ${claimAssignments(stateType, 'now()')}
-    FROM picked
-    WHERE j.id = picked.id
+    WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.*
     `,
     ),

@@ -1,11 +1,6 @@
 import type { Database, Queryable, Statement } from '../db/database';
-import {
-  type LimitStatements,
-  buildLimitStatements,
-  claimScript,
-  executeClaimScript,
-  prepareClaim,
-} from '../db/limit-statements';
+import { type LimitStatements, buildLimitStatements, claimPreamble } from '../db/limit-statements';
+import { executeScript, literalScript, runPrepared, runScript } from '../db/prepared-script';
 import { type Job, jobFromRow } from '../job';
 import { inTransaction } from '../db/transaction';
 
@@ -75,8 +70,8 @@ export interface PartitionState {
  * under the lock before, and which also says what held it back. Claims of
  * one queue so go one at a time across every node; queues without limits
  * never come here. On Postgres the whole transaction goes as one text, in
- * one round trip, running the claim prepared on the connection
- * (executeClaimScript), or written out behind a transaction pooler (claimScript).
+ * one round trip, running the claim prepared on the connection by its
+ * generic plan, or written out behind a transaction pooler (db/prepared-script.ts).
  */
 export class LimitedClaims {
   readonly sql: LimitStatements;
@@ -105,7 +100,7 @@ export class LimitedClaims {
       this.db.kind === 'postgres' && this.db.boundedSession
         ? this.db.transactionPooled
           ? // Behind a transaction pooler a statement prepared on one server connection is unknown on the next.
-            await this.script(claimScript(this.sql.lockQueue(queue), statement, values, this.statementTimeout))
+            await this.script(literalScript(this.preamble(queue), statement, values))
           : await this.prepared(queue, statement, values)
         : await this.transaction(queue, (tx) => tx.query<ClaimRow>(statement, values));
     const row = rows.find((r): r is ClaimRow => r !== null && typeof r === 'object' && 'jobs' in r);
@@ -131,27 +126,19 @@ export class LimitedClaims {
     }));
   }
 
-  /** A claim in one round trip (claimScript), on one connection; an error rolls its transaction back. */
+  private preamble(queue: string): string[] {
+    return claimPreamble(this.sql.lockQueue(queue), this.statementTimeout);
+  }
+
+  /** A claim in one round trip (literalScript), on one connection; an error rolls its transaction back. */
   private script(text: string): Promise<unknown[]> {
     return this.db.boundedSession!((session) => runScript(session, text));
   }
 
-  /**
-   * A claim in one round trip by its statement prepared on the connection
-   * (executeClaimScript); on a connection that has not prepared it yet (the
-   * server says so: 26000), prepared first, then run again.
-   */
+  /** A claim in one round trip by its statement prepared on the connection, by its generic plan. */
   private prepared(queue: string, statement: Statement, values: unknown[]): Promise<unknown[]> {
-    const text = executeClaimScript(this.sql.lockQueue(queue), statement, values, this.statementTimeout);
-    return this.db.boundedSession!(async (session) => {
-      try {
-        return await runScript(session, text);
-      } catch (error) {
-        if ((error as { code?: string }).code !== '26000') throw error;
-        await session.query(prepareClaim(statement));
-        return runScript(session, text);
-      }
-    });
+    const text = executeScript(this.preamble(queue), statement, values);
+    return this.db.boundedSession!((session) => runPrepared(session, statement, text));
   }
 
   /**
@@ -163,16 +150,6 @@ export class LimitedClaims {
     const timeout =
       this.db.kind === 'postgres' ? `SET LOCAL statement_timeout = ${Math.round(this.statementTimeout)}; ` : '';
     return this.db.session((session) => inTransaction(session, fn, `BEGIN; ${timeout}${this.sql.lockQueue(queue)}`));
-  }
-}
-
-/** A script of statements in a transaction of its own; an error rolls it back. */
-async function runScript(session: Queryable, text: string): Promise<unknown[]> {
-  try {
-    return await session.query(text);
-  } catch (error) {
-    await session.query('ROLLBACK').catch(() => undefined);
-    throw error;
   }
 }
 

@@ -22,8 +22,8 @@ class CountWorker {
 @Module({ providers: [CountWorker] })
 class WorkersModule {}
 
-/** The claim statement's prepared name, which every Bind message of a claim carries. */
-const claimStatement = (prefix: string) => `oban_fetch_jobs_${prefix}`.slice(0, 63);
+/** What every claim sends: EXECUTE of the claim the connection prepared (lib/db/prepared-script.ts). */
+const claimStatement = (prefix: string) => `EXECUTE "xoban_fetch_jobs_${prefix}"`;
 
 describe('claims whose reply is lost, and statements that hang', () => {
   const schema = new TestSchema('conn_claim');
@@ -144,22 +144,41 @@ describe('claims whose reply is lost, and statements that hang', () => {
     });
   });
 
-  it('a claim whose connection goes silent (no reply, no close) is given up and the queue goes on', async () => {
+  /** A node whose claim (the statement matching `pattern`) meets a silent connection: given up, the job runs once. */
+  const frozenClaimIsGivenUp = async (name: string, queues: ObanModuleOptions['queues'], pattern: string) => {
     const options = {
       connection: proxy.url(DATABASE_URL),
-      queues: { claims: 2 },
+      queues,
       statementTimeout: 300,
       connectTimeout: 500,
       reconcileInterval: 200,
     };
-    await withNode(`${schema.prefix}_frozen`, options, async (node) => {
+    await withNode(name, options, async (node) => {
       await waitFor('the queue running', () => node.checkQueue('claims')?.paused === false);
-      const trap = proxy.freezeAt(claimStatement(schema.prefix));
+      const trap = proxy.freezeAt(pattern);
       const job = await control.insert(CountWorker, {});
       await trap.cut;
       const [done] = await settled([job.id]);
       assert.equal(done.attempt, 1);
       assert.equal(runs.get(job.id), 1);
     });
-  });
+  };
+
+  // A claim that waits forever would hang the node's close: each of these fails at its timeout instead.
+  it(
+    'a claim whose connection goes silent (no reply, no close) is given up and the queue goes on',
+    { timeout: 30_000 },
+    () => frozenClaimIsGivenUp(`${schema.prefix}_frozen`, { claims: 2 }, claimStatement(schema.prefix)),
+  );
+
+  it(
+    'so is the claim of a queue with a global limit (its own statement, on the same bounded connection)',
+    { timeout: 30_000 },
+    () =>
+      frozenClaimIsGivenUp(
+        `${schema.prefix}_frozen_limited`,
+        { claims: { limit: 2, globalLimit: 4 } },
+        `EXECUTE "xoban_limit_claim_${schema.prefix}"`,
+      ),
+  );
 });
