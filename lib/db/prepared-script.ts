@@ -18,7 +18,7 @@ export function literalScript(statements: string[], claim: Statement, values: un
   return ['BEGIN', ...statements, text, 'COMMIT'].join('; ');
 }
 
-/** As literalScript, but EXECUTE of `claim` prepared on the connection (preparedStatement), by its generic plan. */
+/** As literalScript, but EXECUTE of `claim` prepared on the connection (runPrepared), by its generic plan. */
 export function executeScript(statements: string[], claim: Statement, values: unknown[]): string {
   return [
     'BEGIN',
