@@ -188,6 +188,24 @@ describe('limits: the capped claim against Postgres', () => {
     assert.ok(third.jobs.every((j) => j.state === 'executing' && j.attemptedBy[0] === 'n2'));
   });
 
+  it('a claim returns its jobs in queue order (priority, then oldest), the order the node starts them in', async () => {
+    // Ids in the reverse of that order: a claim returning rows as it updated them, by id, would give 4 first.
+    await schema.query(
+      `INSERT INTO ${schema.jobs} (queue, worker, args, priority)
+       SELECT 'order', 'W', jsonb_build_object('n', n), n FROM unnest(ARRAY[4, 3, 2, 1]) AS n`,
+    );
+    for (const limits of [{ globalLimit: 10 }, { globalLimit: 10, partition: { by: 'worker' } }] as QueueLimits[]) {
+      const { jobs } = await claims.claim('order', 4, 'n1', limits);
+      assert.deepEqual(
+        jobs.map((j) => j.args.n),
+        [1, 2, 3, 4],
+        JSON.stringify(limits),
+      );
+      await schema.query(`UPDATE ${schema.jobs} SET state = 'available', attempt = 0 WHERE queue = 'order'`);
+    }
+    await schema.query(`DELETE FROM ${schema.jobs} WHERE queue = 'order'`);
+  });
+
   it('concurrent claims from many connections never exceed the global limit', async () => {
     const limits: QueueLimits = { globalLimit: 7 };
     for (let round = 0; round < 5; round++) {

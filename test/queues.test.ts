@@ -1,4 +1,4 @@
-import { after, describe, it } from 'node:test';
+import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Oban, Worker, type Job } from '../lib';
@@ -43,6 +43,8 @@ describe('queues', () => {
     await schema.query(`DELETE FROM ${schema.jobs}`);
     HoldWorker.reset();
   };
+  // Also after a failed test, whose app would otherwise go on running jobs of the next one.
+  afterEach(closeAll);
   after(async () => {
     await closeAll();
     await schema.drop();
@@ -143,6 +145,17 @@ describe('queues', () => {
       { worker: HoldWorker, args: { ms: 0, n: 4 }, priority: 9 },
       { worker: HoldWorker, args: { ms: 0, n: 2 }, priority: 0 },
     ]);
+    await oban.resumeQueue('q');
+    await completed(4);
+    assert.deepEqual(HoldWorker.order, [1, 2, 3, 4]);
+    await closeAll();
+  });
+
+  it('one claim of several jobs starts them in priority order, whatever their ids', async () => {
+    const { oban } = await boot({ queues: { q: 4 }, stageInterval: 100 });
+    await oban.pauseQueue('q');
+    // Ids in the reverse of the order they must start in: a claim returning rows by id would start 4 first.
+    await oban.insertAll([4, 3, 2, 1].map((n) => ({ worker: HoldWorker, args: { ms: 0, n }, priority: n })));
     await oban.resumeQueue('q');
     await completed(4);
     assert.deepEqual(HoldWorker.order, [1, 2, 3, 4]);

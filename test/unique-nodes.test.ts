@@ -127,8 +127,10 @@ describe('unique jobs from several processes at once', () => {
       const waiting = ask(inserter, { cmd: 'insert', entries: [{ args }] }).answer.finally(() => (answered = true));
       await waitFor('the insert to wait on the holder', async () => {
         const [w] = await schema.query(
+          // The unique insert of this file's schema, waiting on the holder's transaction.
           `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%'`, // the unique insert, waiting on the holder's transaction
+           WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%' AND query LIKE '%' || $1 || '%'`,
+          [schema.prefix],
         );
         return w.n > 0;
       });

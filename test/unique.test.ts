@@ -331,8 +331,10 @@ describe('unique jobs', () => {
       // The insert waits on the holder's uncommitted row (a lock wait, seen in pg_stat_activity).
       await waitFor('the insert to wait on the holder', async () => {
         const [w] = await schema.query(
+          // The unique insert of this file's schema, waiting on the holder's transaction.
           `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%'`, // the unique insert, waiting on the holder's transaction
+           WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%' AND query LIKE '%' || $1 || '%'`,
+          [schema.prefix],
         );
         return w.n > 0;
       });
@@ -366,16 +368,19 @@ describe('unique jobs', () => {
     await waitFor('the insert to wait on the holder', async () => {
       const [w] = await schema.query(
         `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%'`,
+         WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%' AND query LIKE '%' || $1 || '%'`,
+        [schema.prefix],
       );
       return w.n > 0;
     });
-    release();
-    await holding;
-    await assert.rejects(attempt, (error: Error & { code?: string; driverError?: { code?: string } }) => {
+    // Attached before the release: the refusal may arrive before the holder's COMMIT returns here.
+    const refused = assert.rejects(attempt, (error: Error & { code?: string; driverError?: { code?: string } }) => {
       assert.equal(error.driverError?.code ?? error.code, '40001', String(error));
       return true;
     });
+    release();
+    await holding;
+    await refused;
   });
 
   it('staging, snooze, retries, rescue, cancel and prune never trip the index; duplicates conflict all along', async () => {

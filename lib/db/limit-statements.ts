@@ -44,7 +44,8 @@ export function buildLimitStatements(prefix: string) {
    * `discarded` with every attempt used, as fetchJobs does), attempted at the
    * claim's own clock, the time its starts are recorded at; starts older than
    * the window are pruned and this claim's are recorded, per partition. One
-   * row comes back: the claimed jobs as JSON, whether available jobs remain
+   * row comes back: the claimed jobs as JSON, in queue order (the node starts
+   * them so; updated by id, they come back in id order), whether available jobs remain
    * (`more`: the limits held them back), and ms until the oldest start in the
    * window leaves it (`wait_ms`), so a short claim needs no second statement.
    * The `= ANY(ARRAY(...))` keeps the UPDATE a lookup by id: the planner cannot
@@ -69,7 +70,7 @@ export function buildLimitStatements(prefix: string) {
       WHERE $5::integer IS NOT NULL AND c.state = 'executing'
       GROUP BY c.limit_partition
     )
-    SELECT (SELECT COALESCE(json_agg(c), '[]') FROM claimed AS c) AS jobs,
+    SELECT (SELECT COALESCE(json_agg(c ORDER BY c.priority, c.scheduled_at, c.id), '[]') FROM claimed AS c) AS jobs,
       (SELECT count(*) FROM (SELECT 1 FROM ${jobs} WHERE state = 'available' AND queue = $1
                              ORDER BY priority, scheduled_at, id LIMIT $2::integer + 1) AS a)
         > (SELECT count(*) FROM claimed) AS more,

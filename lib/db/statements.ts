@@ -91,7 +91,9 @@ export function buildStatements(prefix: string) {
      * and locks rows (skipping rows other nodes hold), the UPDATE marks them.
      * A row with every attempt used (written so by another tool) cannot run
      * without breaking attempt_range: it is discarded with the reason instead,
-     * and returned `discarded` so the node does not run it.
+     * and returned `discarded` so the node does not run it. Rows are returned
+     * in queue order, the order the node starts them in (updated by id, they
+     * would come back in id order).
      */
     fetchJobs: named(
       'fetch_jobs',
@@ -102,11 +104,13 @@ export function buildStatements(prefix: string) {
       ORDER BY priority, scheduled_at, id
       LIMIT $2
       FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+      UPDATE ${jobs} AS j
+      SET ${claimAssignments(stateType, 'now()')}
+      WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
+      RETURNING j.*
     )
-    UPDATE ${jobs} AS j
-    SET ${claimAssignments(stateType, 'now()')}
-    WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
-    RETURNING j.*
+    SELECT * FROM claimed ORDER BY priority, scheduled_at, id
     `,
     ),
 
