@@ -1,5 +1,5 @@
 import { escapeLiteral } from 'pg';
-import type { BoundedSession, Queryable, Statement } from './database';
+import type { Database, Queryable, Statement } from './database';
 import { quoteIdent } from './pg-database';
 
 /**
@@ -18,33 +18,43 @@ export function literalScript(statements: string[], claim: Statement, values: un
   return ['BEGIN', ...statements, text, 'COMMIT'].join('; ');
 }
 
-/** As literalScript, but EXECUTE of `claim` prepared on the connection (runPrepared), by its generic plan. */
-export function executeScript(statements: string[], claim: Statement, values: unknown[]): string {
-  return [
-    'BEGIN',
-    'SET LOCAL plan_cache_mode = force_generic_plan',
-    ...statements,
-    `EXECUTE ${preparedName(claim)}(${values.map(literal).join(', ')})`,
-    'COMMIT',
-  ].join('; ');
+/** Whether `db` runs claims prepared on their connection: a server reached directly, not through a transaction pooler. */
+export function runsPrepared(db: Database): db is Database & Required<Pick<Database, 'boundedSession'>> {
+  return db.kind === 'postgres' && db.boundedSession !== undefined && !db.transactionPooled;
 }
 
 /**
- * Runs an executeScript text on `session`, once the connection has prepared
- * the claim. If the server forgot it meanwhile (26000: a DISCARD ALL, say),
- * prepares it again and runs the text again. An error rolls the script's
- * transaction back.
+ * `statements`, then EXECUTE of `claim` with `values` by its generic plan,
+ * between BEGIN and COMMIT, in one round trip on one connection, once that
+ * connection has prepared the claim. If the server forgot it meanwhile
+ * (26000: a DISCARD ALL, say), prepares it again and runs the text again. An
+ * error rolls the script's transaction back.
  */
-export async function runPrepared(session: BoundedSession, claim: Statement, text: string): Promise<unknown[]> {
-  const prepare = `PREPARE ${preparedName(claim)} AS ${claim.text}`;
-  await session.prepareOnce(claim.name, prepare);
-  try {
-    return await runScript(session, text);
-  } catch (error) {
-    if ((error as { code?: string }).code !== '26000') throw error;
-    await session.query(prepare);
-    return runScript(session, text);
-  }
+export function runPrepared(
+  db: Database & Required<Pick<Database, 'boundedSession'>>,
+  statements: string[],
+  claim: Statement,
+  values: unknown[],
+): Promise<unknown[]> {
+  const name = preparedName(claim);
+  const prepare = `PREPARE ${name} AS ${claim.text}`;
+  const text = [
+    'BEGIN',
+    'SET LOCAL plan_cache_mode = force_generic_plan',
+    ...statements,
+    `EXECUTE ${name}(${values.map(literal).join(', ')})`,
+    'COMMIT',
+  ].join('; ');
+  return db.boundedSession(async (session) => {
+    await session.prepareOnce(claim.name, prepare);
+    try {
+      return await runScript(session, text);
+    } catch (error) {
+      if ((error as { code?: string }).code !== '26000') throw error;
+      await session.query(prepare);
+      return runScript(session, text);
+    }
+  });
 }
 
 /** A script of statements in a transaction of its own; an error rolls it back. */

@@ -1,6 +1,6 @@
-import type { Database, Queryable, Statement } from '../db/database';
+import type { Database, Queryable } from '../db/database';
 import { type LimitStatements, buildLimitStatements, claimPreamble } from '../db/limit-statements';
-import { executeScript, literalScript, runPrepared, runScript } from '../db/prepared-script';
+import { literalScript, runPrepared, runScript, runsPrepared } from '../db/prepared-script';
 import { type Job, jobFromRow } from '../job';
 import { inTransaction } from '../db/transaction';
 
@@ -96,12 +96,11 @@ export class LimitedClaims {
     const params = claimParams(queue, demand, node, limits, finished);
     const statement = limits.partition ? this.sql.claimPartitioned : this.sql.claim;
     const values = limits.partition ? params : params.slice(0, 7);
-    const rows =
-      this.db.kind === 'postgres' && this.db.boundedSession
-        ? this.db.transactionPooled
-          ? // Behind a transaction pooler a statement prepared on one server connection is unknown on the next.
-            await this.script(literalScript(this.preamble(queue), statement, values))
-          : await this.prepared(queue, statement, values)
+    const rows = runsPrepared(this.db)
+      ? await runPrepared(this.db, this.preamble(queue), statement, values)
+      : this.db.kind === 'postgres' && this.db.boundedSession
+        ? // Behind a transaction pooler a statement prepared on one server connection is unknown on the next.
+          await this.script(literalScript(this.preamble(queue), statement, values))
         : await this.transaction(queue, (tx) => tx.query<ClaimRow>(statement, values));
     const row = rows.find((r): r is ClaimRow => r !== null && typeof r === 'object' && 'jobs' in r);
     if (!row) throw new Error(`nest-oban: the claim of queue '${queue}' returned no row`);
@@ -133,12 +132,6 @@ export class LimitedClaims {
   /** A claim in one round trip (literalScript), on one connection; an error rolls its transaction back. */
   private script(text: string): Promise<unknown[]> {
     return this.db.boundedSession!((session) => runScript(session, text));
-  }
-
-  /** A claim in one round trip by its statement prepared on the connection, by its generic plan. */
-  private prepared(queue: string, statement: Statement, values: unknown[]): Promise<unknown[]> {
-    const text = executeScript(this.preamble(queue), statement, values);
-    return this.db.boundedSession!((session) => runPrepared(session, statement, text));
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Database, Queryable } from '../db/database';
-import { executeScript, runPrepared } from '../db/prepared-script';
+import { runPrepared, runsPrepared } from '../db/prepared-script';
 import type { Statements } from '../db/statements';
 import { type InsertedJob, type InsertedRow, type Job, type JobState, jobFromInsert, jobFromRow } from '../job';
 import type { DeleteResult, InsertRow, JobStore, ListJobsFilter } from './job-store';
@@ -54,15 +54,11 @@ export class PgJobStore implements JobStore {
 
   async fetchJobs(queue: string, demand: number, node: string): Promise<Job[]> {
     const values = [queue, demand, node];
-    const { db } = this;
     // On a server, the claim prepared on the connection by its generic plan (db/prepared-script.ts): planned
     // afresh, it spent as long planning as running. Behind a transaction pooler, and on PGlite, as it is.
-    const rows =
-      db.kind === 'postgres' && db.boundedSession && !db.transactionPooled
-        ? await db.boundedSession((session) =>
-            runPrepared(session, this.sql.fetchJobs, executeScript([], this.sql.fetchJobs, values)),
-          )
-        : await db.query(this.sql.fetchJobs, values);
+    const rows = runsPrepared(this.db)
+      ? await runPrepared(this.db, [], this.sql.fetchJobs, values)
+      : await this.db.query(this.sql.fetchJobs, values);
     return (rows as Array<Record<string, unknown>>).map(jobFromRow);
   }
 
