@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import { TestNode, killAll } from './support/cluster';
+import { uniqueInsertWaiting } from './support/backends';
 import { DATABASE_URL, TestSchema } from './support/db';
 import { waitFor } from './support/wait';
 
@@ -125,15 +126,7 @@ describe('unique jobs from several processes at once', () => {
 
       let answered = false;
       const waiting = ask(inserter, { cmd: 'insert', entries: [{ args }] }).answer.finally(() => (answered = true));
-      await waitFor('the insert to wait on the holder', async () => {
-        const [w] = await schema.query(
-          // The unique insert of this file's schema, waiting on the holder's transaction.
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%' AND query LIKE '%' || $1 || '%'`,
-          [schema.prefix],
-        );
-        return w.n > 0;
-      });
+      await uniqueInsertWaiting(schema);
       assert.equal(answered, false, 'it waits for the holder to end');
       holder.child.send({ cmd: 'end', id: hold.id, commit });
       await hold.answer;

@@ -11,6 +11,7 @@ import { OBAN_INTERNALS } from '../lib/oban.tokens';
 import type { ObanInternals } from '../lib/oban.service';
 import type { ClusterStore } from '../lib/store/cluster-store';
 import { createApp } from './support/app';
+import { uniqueInsertWaiting } from './support/backends';
 import { DATABASE_URL, TestSchema } from './support/db';
 import { waitFor } from './support/wait';
 import { UNIQUE_STATE_GROUPS, resolveUnique, uniqueBase, uniqueKey } from '../lib/validation/unique-options';
@@ -329,15 +330,7 @@ describe('unique jobs', () => {
       let settled = false;
       const waiting = oban.insert(MailWorker, { to: `race-${commit}` }).finally(() => (settled = true));
       // The insert waits on the holder's uncommitted row (a lock wait, seen in pg_stat_activity).
-      await waitFor('the insert to wait on the holder', async () => {
-        const [w] = await schema.query(
-          // The unique insert of this file's schema, waiting on the holder's transaction.
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%' AND query LIKE '%' || $1 || '%'`,
-          [schema.prefix],
-        );
-        return w.n > 0;
-      });
+      await uniqueInsertWaiting(schema);
       assert.equal(settled, false);
       release();
       await holding.catch((e: Error) => assert.equal(e.message, 'rollback'));
@@ -365,14 +358,7 @@ describe('unique jobs', () => {
       await manager.query('SELECT 1'); // the transaction's snapshot, taken before the holder commits
       return oban.insert(MailWorker, { to: 'rr' }, { manager });
     });
-    await waitFor('the insert to wait on the holder', async () => {
-      const [w] = await schema.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%' AND query LIKE '%' || $1 || '%'`,
-        [schema.prefix],
-      );
-      return w.n > 0;
-    });
+    await uniqueInsertWaiting(schema);
     // Attached before the release: the refusal may arrive before the holder's COMMIT returns here.
     const refused = assert.rejects(attempt, (error: Error & { code?: string; driverError?: { code?: string } }) => {
       assert.equal(error.driverError?.code ?? error.code, '40001', String(error));

@@ -1,4 +1,5 @@
 import type { TestSchema } from './db';
+import { waitFor } from './wait';
 
 /** `url` with `application_name` set, so a test can find that app's backends in pg_stat_activity. */
 export function withAppName(url: string, applicationName: string): string {
@@ -27,4 +28,16 @@ export async function terminateListener(schema: TestSchema, applicationName: str
   const [{ gone }] = await schema.query<{ gone: boolean }>(`SELECT pg_terminate_backend($1, 5000) AS gone`, [pids[0]]);
   if (!gone) throw new Error(`LISTEN backend ${pids[0]} of ${applicationName} did not exit`);
   return pids[0];
+}
+
+/** Waits until a unique insert into `schema` waits on another transaction's row (a lock wait, seen in pg_stat_activity). */
+export function uniqueInsertWaiting(schema: TestSchema): Promise<true> {
+  return waitFor('the insert to wait on the holder', async () => {
+    const [w] = await schema.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE wait_event = 'transactionid' AND query LIKE '%unique_base text%' AND query LIKE '%' || $1 || '%'`,
+      [schema.prefix],
+    );
+    return w.n > 0;
+  });
 }
