@@ -102,6 +102,24 @@ describe('dashboard in a browser', () => {
     assert.deepEqual((page as Page & { errors?: string[] }).errors, []);
   });
 
+  it('a limit being typed keeps its text and selection through the redraw an action forces', async () => {
+    const page = await open('admin', '#/queues');
+    const betaLimit = page.locator('tr[data-queue="beta"]').getByLabel('Limit');
+    await betaLimit.waitFor();
+    await betaLimit.focus();
+    await page.keyboard.press('Control+A');
+    // An action's redraw lands while the field is focused with its text selected (clicked by script: focus stays).
+    await page.evaluate(() => (document.querySelector('[aria-label="Pause queue alpha"]') as HTMLButtonElement).click());
+    await page.getByRole('button', { name: 'Resume queue alpha' }).waitFor();
+    await page.keyboard.type('6');
+    assert.equal(await betaLimit.inputValue(), '6', 'the selected text was replaced, as typed over');
+    await page.keyboard.press('Enter');
+    await waitFor('beta scaled', () => d.oban.checkQueue('beta')?.limit === 6);
+    await page.getByRole('button', { name: 'Resume queue alpha' }).click();
+    await waitFor('alpha resumed', () => d.oban.checkQueue('alpha')?.paused === false);
+    assert.deepEqual((page as Page & { errors?: string[] }).errors, []);
+  });
+
   it('filters jobs, opens a failed one with its error and stack, and retries it', async () => {
     const page = await open('admin', '#/jobs?queue=alpha');
     await page.locator('tr[data-job]').first().waitFor();

@@ -196,7 +196,8 @@ export const APP_JS = String.raw`
     var form = h('form', { class: 'inline', onsubmit: function (event) {
       event.preventDefault();
       delete limitDrafts[q.name];
-      act(api('POST', 'queues/' + encodeURIComponent(q.name) + '/scale', { limit: Number(input.value) }), 'Scaled ' + q.name + ' to ' + input.value);
+      var field = form.querySelector('input'); // the field kept through a redraw (liveRender) may be an earlier one
+      act(api('POST', 'queues/' + encodeURIComponent(q.name) + '/scale', { limit: Number(field.value) }), 'Scaled ' + q.name + ' to ' + field.value);
     } }, [h('label', { for: inputId, class: 'sr-only', text: 'Limit' }), input,
       h('button', { type: 'submit', disabled: !can('scale'), 'aria-label': 'Scale queue ' + q.name, text: 'Scale' })]);
     box.appendChild(form);
@@ -514,6 +515,8 @@ export const APP_JS = String.raw`
     if (!again) {
       main.querySelectorAll('[aria-label]').forEach(function (c) { if (!again && c.getAttribute('aria-label') === key) again = c; });
     }
+    // The field being edited is kept itself, not its redrawn copy: its text, caret and selection stay as they were.
+    if (again && el.tagName === 'INPUT' && again.tagName === 'INPUT') { again.replaceWith(el); again = el; }
     if (again) again.focus();
   }
 
