@@ -17,6 +17,12 @@ export interface QueueState {
   claimedAhead: number;
   /** At most this many jobs of the queue (of each partition) run at once on all nodes; unset: no such limit. */
   globalLimit?: number;
+  /**
+   * With a global limit alone: the share of it this node holds now, at most
+   * this many of the queue's jobs run here at once (README, "Global, rate and
+   * partitioned limits"). Unset otherwise.
+   */
+  globalShare?: number;
   /** At most `allowed` starts (per partition) in any `period` seconds on all nodes; unset: no such limit. */
   rateLimit?: RateLimit;
   /** What the global and rate limits apply to, each part on its own; unset: the whole queue. */

@@ -35,6 +35,7 @@ import { type Signal, SignalBus } from './signals';
 import { ClusterStore, type JobCounts } from './store/cluster-store';
 import { PgJobStore } from './store/pg-job-store';
 import { LimitedClaims } from './store/limited-claim';
+import { LimitShares } from './store/limit-shares';
 import { readLimitsChange } from './validation/limit-options';
 import { type Clock, OBAN_CLOCK, systemClock } from './util/clock';
 import { WorkerRegistry } from './worker/worker-registry';
@@ -54,6 +55,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private readonly acker: Acker;
   /** Claims of queues with a global or rate limit. */
   private readonly limitedClaims: LimitedClaims;
+  private readonly limitShares: LimitShares;
   private executor!: Executor; // built at start, once the pool (if any) is up
   private pool: ProcessPool | undefined;
   private readonly notifier: Notifier;
@@ -89,6 +91,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
       (queue) => this.producers.get(queue)?.waitsOnOtherNodes === true,
     );
     this.limitedClaims = new LimitedClaims(db, config.prefix, config.statementTimeout);
+    this.limitShares = new LimitShares(db, config.prefix, config.statementTimeout, store.sql.insertChannel);
     this.notifier = new Notifier(db, this.logger, config.reconcileInterval, events);
     oban.shareNotifier(this.notifier); // relay LISTENs on this connection, not one of its own
     this.stager = new Stager(
@@ -134,7 +137,16 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
     const producer = this.producers.get(queue);
     if (!producer) return null;
     const { limit, paused, runningCount: running, aheadCount: claimedAhead } = producer;
-    return { queue, limit, paused, running, claimedAhead, ...producer.limits };
+    const { globalShare } = producer;
+    return {
+      queue,
+      limit,
+      paused,
+      running,
+      claimedAhead,
+      ...producer.limits,
+      ...(globalShare === undefined ? {} : { globalShare }),
+    };
   }
 
   async queueLimits(queue: string): Promise<QueueLimitsState | null> {
@@ -210,6 +222,7 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
           node: config.node,
           logger: this.logger,
           limited: this.limitedClaims,
+          shares: this.limitShares,
         };
         this.producers.set(q.name, new Producer(q.name, q.limit, q.paused, deps, q.limits));
       }

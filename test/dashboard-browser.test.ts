@@ -108,8 +108,8 @@ describe('dashboard in a browser', () => {
     await betaLimit.waitFor();
     await betaLimit.focus();
     await page.keyboard.press('Control+A');
-    // An action's redraw lands while the field is focused with its text selected (clicked by script: focus stays).
-    await page.evaluate(() => (document.querySelector('[aria-label="Pause queue alpha"]') as HTMLButtonElement).click());
+    // An action's redraw lands while the field is focused with its text selected (a dispatched click: focus stays).
+    await page.getByRole('button', { name: 'Pause queue alpha' }).dispatchEvent('click');
     await page.getByRole('button', { name: 'Resume queue alpha' }).waitFor();
     await page.keyboard.type('6');
     assert.equal(await betaLimit.inputValue(), '6', 'the selected text was replaced, as typed over');

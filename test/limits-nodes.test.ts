@@ -109,6 +109,46 @@ describe('limits across nodes: a global limit of 3 over 4 nodes', () => {
   });
 });
 
+describe('limits across nodes: a global limit leased in shares', () => {
+  const { schema, start, insert } = setUp('limits_shares');
+
+  it('a node joining a busy queue gets its even share as the first one shrinks; a stopped node gives its share back', async () => {
+    const oban = { queues: { limited: { limit: 4, globalLimit: 4 } } };
+    const [first] = await start(1, oban);
+    // 7.5 s of work at 4 at once: the second node boots (seconds, on a loaded machine) while it lasts.
+    await insert(300, () => ({ ms: 100 }));
+    await waitFor('the first node runs 4', async () => mostAtOnce(await runsOf(schema), Date.now() + 1e6) >= 4, {
+      timeout: 10_000,
+      interval: 20,
+    });
+    const [second] = await start(1, oban);
+    const joined = Date.now();
+    await waitFor('all done', async () => (await schema.count(`state = 'completed'`)) === 300, {
+      timeout: 60_000,
+      interval: 50,
+    });
+    const runs = await runsOf(schema);
+    assert.equal(new Set(runs.map((r) => r.job_id)).size, 300);
+    assert.equal(mostAtOnce(runs), 4, 'never more than the global limit');
+    const seconds = runs.filter((r) => r.node === second.node);
+    assert.ok(seconds.length > 0, 'the second node ran jobs');
+    // Within a review or two of joining, not once the first node ran out of work.
+    const firstStart = Math.min(...seconds.map((r) => r.started));
+    assert.ok(
+      firstStart - joined < 2_000,
+      `its first job started ${Math.round(firstStart - joined)} ms after it joined`,
+    );
+    const both = runs.filter((r) => r.started >= firstStart && r.node === first.node);
+    assert.ok(both.length > 0, 'the first node went on running beside it');
+    assert.ok(mostAtOnce(seconds) >= 2, 'the second node got at least its even part');
+    const shares = () => schema.query(`SELECT node, share FROM "${schema.prefix}".oban_limit_shares`);
+    assert.equal((await shares()).length, 2, 'both nodes hold a row');
+    await first.stop();
+    await second.stop();
+    assert.deepEqual(await shares(), [], 'stopped nodes give their shares back');
+  });
+});
+
 describe('limits across nodes: a rate limit of 50 per 2 s over 3 nodes', () => {
   const { schema, start, insert } = setUp('limits_rate');
 

@@ -2,8 +2,11 @@
  * What a global limit costs: 20,000 no-op jobs drained by two nest-oban nodes
  * (each its own OS process, queue limit 10), with no limit and with
  * `globalLimit: 20` (the sum of the local limits, so the limit itself never
- * binds: what is measured is its claim path). The two settings take turns in
- * rounds; the median of each is reported.
+ * binds: what is measured is its claim path, leased shares). Also, beside
+ * them: `globalLimit: 10`, which binds (a share of 5 per node), and
+ * `globalLimit: 20` partitioned by worker, which claims under the queue's
+ * lock as rate limits do. The settings take turns in rounds; the median of
+ * each is reported.
  *
  *   npm run bench:limits                       # 3 rounds of 20,000
  *   npm run bench:limits -- --jobs=5000 --rounds=1
@@ -22,6 +25,11 @@ import { startWorker, stopWorker } from '../common/worker-process';
 const SETTINGS: Array<{ label: string; queue: Record<string, unknown> }> = [
   { label: 'no limit across nodes', queue: { limit: 10 } },
   { label: 'globalLimit: 20', queue: { limit: 10, globalLimit: 20 } },
+  { label: 'globalLimit: 10 (5 per node)', queue: { limit: 10, globalLimit: 10 } },
+  {
+    label: 'globalLimit: 20, partitioned by worker',
+    queue: { limit: 10, globalLimit: 20, partition: { by: 'worker' } },
+  },
 ];
 
 async function drain(url: string, jobs: number, queue: Record<string, unknown>): Promise<number> {

@@ -11,7 +11,7 @@ export type ClusterStatements = ReturnType<typeof buildClusterStatements>;
 
 export function buildClusterStatements(prefix: string) {
   const names = schemaNames(prefix);
-  const { jobs, nodes, peers, queues, crons, stateType, insertChannel, signalChannel } = names;
+  const { jobs, nodes, peers, queues, crons, limitShares, stateType, insertChannel, signalChannel } = names;
   const ms = (param: string) => `${param} * interval '1 millisecond'`;
   const named = statementNamer(prefix);
   /**
@@ -143,7 +143,10 @@ export function buildClusterStatements(prefix: string) {
      * least a node TTL ($2 ms) old: after an outage (or a crash that emptied
      * the UNLOGGED tables) every live node has had a full TTL of working
      * database to beat again before anyone's jobs are taken. At most $3 jobs
-     * per run. Also drops node rows expired for longer than $4 ms.
+     * per run. Also drops node rows expired for longer than $4 ms, and the
+     * shares of global limits (store/limit-shares.ts) held by dead nodes none
+     * of whose jobs is executing any more: a share is free once its node's
+     * jobs were rescued (by an earlier run: this statement still sees them).
      */
     rescueJobs: named(
       'rescue_jobs',
@@ -154,6 +157,11 @@ export function buildClusterStatements(prefix: string) {
         AND l.expires_at > now() AND l.started_at <= now() - ${ms('$2')}
     ), swept AS (
       DELETE FROM ${nodes} WHERE expires_at < now() - ${ms('$4')} AND EXISTS (SELECT 1 FROM lease)
+    ), freed AS (
+      DELETE FROM ${limitShares} AS s
+      WHERE EXISTS (SELECT 1 FROM lease)
+        AND NOT EXISTS (SELECT 1 FROM ${nodes} AS n WHERE n.node = s.node AND n.expires_at > now())
+        AND NOT EXISTS (SELECT 1 FROM ${jobs} AS j WHERE j.state = 'executing' AND j.attempted_by[1] = s.node)
     ), orphans AS (
       SELECT j.id FROM ${jobs} AS j
       WHERE j.state = 'executing'

@@ -26,7 +26,7 @@ export function claimPreamble(lockQueue: string, timeoutMs: number): string[] {
 }
 
 export function buildLimitStatements(prefix: string) {
-  const { jobs, stateType } = schemaNames(prefix);
+  const { jobs, stateType, limitShares: shares } = schemaNames(prefix);
   const starts = `${quoteIdent(prefix)}.oban_rate_starts`;
   const named = statementNamer(prefix);
 
@@ -38,6 +38,20 @@ export function buildLimitStatements(prefix: string) {
       ELSE '' END`;
 
   const window = `$6::integer * interval '1 second'`;
+
+  /**
+   * What is taken of queue `queue`'s global limit is `leased` + `unleased`:
+   * the shares leased to nodes (store/limit-shares.ts), and the executing jobs
+   * of nodes holding none (nodes claiming under the lock, as the claims here
+   * do), those matching `unless` left out. Both ways of claiming go by this one
+   * measure, so a queue whose nodes change way (its limits changed at run
+   * time) stays within its limit meanwhile.
+   */
+  const leased = (queue: string) =>
+    `(SELECT COALESCE(sum(s.share), 0) FROM ${shares} AS s WHERE s.queue = ${queue})::integer`;
+  const unleased = (queue: string, unless: string) => `(SELECT count(*) FROM ${jobs} AS j
+      WHERE j.state = 'executing' AND j.queue = ${queue} AND NOT (${unless})
+        AND NOT EXISTS (SELECT 1 FROM ${shares} AS s WHERE s.queue = ${queue} AND s.node = j.attempted_by[1]))::integer`;
 
   /**
    * The part every claim shares: `picked` (id, part) becomes `executing` (or
@@ -98,7 +112,7 @@ export function buildLimitStatements(prefix: string) {
     WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS at),
     budget AS (
       SELECT GREATEST(0, LEAST($2::integer,
-        COALESCE($4::integer - (SELECT count(*) FROM ${jobs} WHERE state = 'executing' AND queue = $1 AND NOT id = ANY($7::bigint[]))::integer, $2::integer),
+        COALESCE($4::integer - ${leased('$1')} - ${unleased('$1', `j.id = ANY($7::bigint[])`)}, $2::integer),
         COALESCE($5::integer - (SELECT COALESCE(sum(s.started), 0) FROM ${starts} AS s, clock
                                 WHERE $5::integer IS NOT NULL AND s.queue = $1 AND s.started_at > clock.at - ${window})::integer,
                  $2::integer))) AS n
@@ -179,6 +193,36 @@ export function buildLimitStatements(prefix: string) {
     FROM counts AS c FULL JOIN started AS s ON s.part = c.part
     ORDER BY 1
     `,
+    ),
+
+    /**
+     * Under queue $1's lock, for node $2: every node's share and wants, and
+     * what is taken by others outside the shares (executing jobs of nodes
+     * holding none, this node's left out: its running jobs are in its share).
+     */
+    readShares: named(
+      'read_limit_shares',
+      `
+    SELECT COALESCE((SELECT json_agg(json_build_object('node', s.node, 'share', s.share, 'wants', s.wants) ORDER BY s.node)
+                     FROM ${shares} AS s WHERE s.queue = $1), '[]') AS shares,
+      ${unleased('$1', `j.attempted_by[1] = $2`)} AS unleased
+    `,
+    ),
+
+    /** Node $2's share of queue $1 becomes $3, what it wants $4. */
+    writeShare: named(
+      'write_limit_share',
+      `
+    INSERT INTO ${shares} (queue, node, share, wants) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (queue, node) DO UPDATE SET share = EXCLUDED.share, wants = EXCLUDED.wants, updated_at = now()
+    `,
+    ),
+
+    /** Node $2 gives its share of queue $1 back (it stopped, or the queue no longer leases); the queue is woken on channel $3. */
+    dropShare: named(
+      'drop_limit_share',
+      `WITH gone AS (DELETE FROM ${shares} WHERE queue = $1 AND node = $2 RETURNING 1)
+       SELECT pg_notify($3, $1) FROM gone`,
     ),
   };
 }

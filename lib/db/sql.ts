@@ -16,6 +16,8 @@ export function schemaNames(prefix: string) {
     peers: `${schema}.oban_peers`,
     queues: `${schema}.oban_queues`,
     crons: `${schema}.oban_crons`,
+    /** Shares of queues' global limits leased to nodes (migrations/v8.ts). */
+    limitShares: `${schema}.oban_limit_shares`,
     /** NOTIFY channel woken by inserts and staging; payload: the queue name. */
     insertChannel: `${prefix}.oban_insert`,
     /** NOTIFY channel for queue, job and leader signals; payload: JSON. */

@@ -8,10 +8,12 @@ import {
   applyLimitsChange,
   isLimited,
 } from '../store/limited-claim';
+import type { LimitShares } from '../store/limit-shares';
 import { Retry } from '../util/retry';
 import type { Acker } from './acker';
 import { ClaimAhead, HORIZON_MS, MAX_HOLD_MS } from './claim-ahead';
 import type { Executor } from './executor';
+import { GlobalShare } from './global-share';
 import { toAckRow } from './outcome';
 
 export interface ProducerDeps {
@@ -20,8 +22,10 @@ export interface ProducerDeps {
   acker: Acker;
   node: string;
   logger: Logger;
-  /** The claims of queues with a global or rate limit (limited-claim.ts). */
+  /** The claims of queues with a rate limit or partitions (limited-claim.ts). */
   limited?: LimitedClaims;
+  /** The shares of queues with a global limit alone (global-share.ts). */
+  shares?: LimitShares;
 }
 
 /**
@@ -35,14 +39,17 @@ export interface ProducerDeps {
  * unstarted. Wake-ups that
  * arrive while a claim is under way are folded into the next one.
  *
- * A queue with a global or rate limit claims differently (limited-claim.ts):
- * what it asks for, capped by what its limits leave. With a global limit alone
- * it claims ahead too: a held job is `executing`, so it counts against the
- * global limit as a running one does (fewer may run, never more), and held
- * jobs go back as soon as the rate falls. With a rate limit it claims exactly
- * its free slots, since a claim counts as a start. Its claim counts this node's finished jobs whose outcome is
- * not written yet as not running, so a freed slot is taken at once here; a
- * full rate window is claimed from again when its oldest start leaves it.
+ * A queue with a global limit alone runs at most its share of it on this
+ * node (global-share.ts) and otherwise claims as above. A queue with a rate
+ * limit or partitions claims differently (limited-claim.ts): what it asks for,
+ * capped by what its limits leave, under the queue's lock. Partitioned with a
+ * global limit alone it claims ahead too: a held job is `executing`, so it
+ * counts against the global limit as a running one does (fewer may run, never
+ * more), and held jobs go back as soon as the rate falls. With a rate limit it
+ * claims exactly its free slots, since a claim counts as a start. Its claim
+ * counts this node's finished jobs whose outcome is not written yet as not
+ * running, so a freed slot is taken at once here; a full rate window is
+ * claimed from again when its oldest start leaves it.
  */
 export class Producer {
   private readonly running = new Map<number, Promise<void>>();
@@ -64,6 +71,10 @@ export class Producer {
   /** Wakes the queue when its rate window has room again. */
   private windowTimer: NodeJS.Timeout | undefined;
   private windowWakeAt = Infinity;
+  /** This node's share of the queue's global limit, once the queue leases one. */
+  private leasedShare: GlobalShare | undefined;
+  /** Giving the share back (the queue stopped, or stopped leasing). */
+  private leaving: Promise<void> | undefined;
 
   constructor(
     readonly queue: string,
@@ -81,14 +92,69 @@ export class Producer {
     return this.limitsValue;
   }
 
-  /** The queue claims through its limits (a global or rate limit, and a store for it). */
+  /** The queue has a global limit alone: this node runs its share of it, claiming as an unlimited queue does. */
+  get leases(): boolean {
+    const { globalLimit, rateLimit, partition } = this.limitsValue;
+    return this.deps.shares !== undefined && globalLimit !== undefined && !rateLimit && !partition;
+  }
+
+  /** The queue claims under its lock, capped by its limits (a rate limit, or partitions, and a store for it). */
   get limited(): boolean {
-    return this.deps.limited !== undefined && isLimited(this.limitsValue);
+    return this.deps.limited !== undefined && isLimited(this.limitsValue) && !this.leases;
+  }
+
+  /** This node's share of the queue's global limit (a global limit alone); undefined when the queue leases none. */
+  get globalShare(): number | undefined {
+    return this.leases ? (this.leasedShare?.share ?? 0) : undefined;
+  }
+
+  /** How many jobs may run here at once: the queue's limit, and within a global limit this node's share. */
+  private get slots(): number {
+    return this.leases ? Math.min(this.limitValue, this.share().share) : this.limitValue;
+  }
+
+  /** The node's share of the global limit (leases only), made when first needed. */
+  private share(): GlobalShare {
+    this.leasedShare ??= new GlobalShare(
+      this.deps.shares!,
+      this.queue,
+      this.deps.node,
+      () => ({
+        globalLimit: this.limitsValue.globalLimit ?? 0,
+        wants: this.stopped || this.pausedValue || !this.hasWork ? 0 : this.limitValue,
+        running: this.running.size,
+      }),
+      () => this.wake(),
+      this.deps.logger,
+    );
+    return this.leasedShare;
+  }
+
+  /** Jobs run or wait here, or the queue may have some. */
+  private get hasWork(): boolean {
+    return this.running.size > 0 || this.ahead.length > 0 || this.mayHaveMore;
+  }
+
+  /** Gives the share of the global limit back, e.g. as the queue stops leasing; this node's jobs then count as rows. */
+  private leaveShare(): void {
+    const share = this.leasedShare;
+    if (!share) return;
+    this.leasedShare = undefined;
+    this.leaving = share
+      .leave()
+      .catch((error: Error) =>
+        this.deps.logger.warn(
+          `the share of queue '${this.queue}' in its global limit could not be given back (${error.message}); ` +
+            `the lifeline frees it once this node is gone`,
+        ),
+      );
   }
 
   /** Nodes may be held back by the queue's global limit: each slot that frees here wakes the queue everywhere. */
   get waitsOnOtherNodes(): boolean {
-    return this.limited && this.limitsValue.globalLimit !== undefined;
+    if (this.limitsValue.globalLimit === undefined) return false;
+    // A node that gave its share back while its jobs ran: their slots free through their rows.
+    return this.limited || (this.leases && this.stopped);
   }
 
   /** Whether the queue may claim ahead of its free slots: unless a rate limit counts each claim as a start. */
@@ -113,6 +179,8 @@ export class Producer {
     if (JSON.stringify(next) === JSON.stringify(this.limitsValue)) return;
     this.limitsValue = next;
     if (!this.claimsAhead) this.releaseAhead('claimed ahead as the queue got a rate limit');
+    if (!this.leases) this.leaveShare();
+    else if (!this.stopped) this.share().request();
     this.wake();
   }
 
@@ -184,6 +252,7 @@ export class Producer {
     clearTimeout(this.windowTimer);
     this.windowWakeAt = Infinity;
     this.releaseAhead('claimed ahead during shutdown');
+    this.leaveShare();
   }
 
   /** Waits for running jobs, at most until `deadline` (epoch ms); returns how many are still running. */
@@ -199,6 +268,7 @@ export class Producer {
       ]);
       clearTimeout(timer);
     }
+    await this.leaving;
     return this.running.size;
   }
 
@@ -268,8 +338,14 @@ export class Producer {
    */
   private demand(): number {
     if (!this.claimsAhead) return this.limitValue - this.running.size;
+    const slots = this.slots;
+    if (slots === 0) {
+      // Work and no share: ask for one now (it wakes the queue when it grows); a partial share grows at its reviews.
+      if (this.leases && this.limitValue > 0 && this.hasWork) this.share().request();
+      return 0;
+    }
     const target = this.claimAhead.target();
-    const free = this.limitValue - this.running.size;
+    const free = slots - this.running.size;
     const demand = free + target - this.ahead.length;
     if (this.ahead.length === 0) return Math.max(0, demand);
     return this.ahead.length <= target / 2 ? demand : 0;
@@ -278,7 +354,8 @@ export class Producer {
   /** Starts held jobs while there are free slots. */
   private startAhead(): void {
     if (this.stopped || this.pausedValue) return;
-    while (this.running.size < this.limitValue && this.ahead.length > 0) {
+    const slots = this.slots;
+    while (this.running.size < slots && this.ahead.length > 0) {
       this.run(this.ahead.shift()!.job);
     }
     this.reviewAhead();

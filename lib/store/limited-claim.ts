@@ -134,16 +134,36 @@ export class LimitedClaims {
     return this.db.boundedSession!((session) => runScript(session, text));
   }
 
-  /**
-   * `fn` in a transaction of its own on one connection, after the queue's
-   * lock (PGlite, or a Database without boundedSession): BEGIN and the lock in
-   * one round trip, as separate statements of one simple query, then `fn`.
-   */
+  /** `fn` in a transaction of its own after the queue's lock (PGlite, or a Database without boundedSession). */
   private transaction<T>(queue: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const timeout =
-      this.db.kind === 'postgres' ? `SET LOCAL statement_timeout = ${Math.round(this.statementTimeout)}; ` : '';
-    return this.db.session((session) => inTransaction(session, fn, `BEGIN; ${timeout}${this.sql.lockQueue(queue)}`));
+    return underQueueLock(this.db, this.sql.lockQueue(queue), this.statementTimeout, fn);
   }
+}
+
+/**
+ * `fn` in a transaction of its own on one connection (bounded, where the
+ * Database has boundedSession), after the queue's lock (`lockQueue`): BEGIN,
+ * the timeouts and the lock in one round trip, as separate statements of one
+ * simple query, then `fn`. The server ends the transaction, and frees the
+ * lock, if it waits longer than a statement may run between `fn`'s
+ * statements: a connection cut there (its client gave up on it) would
+ * otherwise hold the queue's lock until the server noticed the loss.
+ */
+export function underQueueLock<T>(
+  db: Database,
+  lockQueue: string,
+  statementTimeout: number,
+  fn: (tx: Queryable) => Promise<T>,
+): Promise<T> {
+  const ms = Math.round(statementTimeout);
+  const timeout =
+    db.kind === 'postgres'
+      ? `SET LOCAL statement_timeout = ${ms}; SET LOCAL idle_in_transaction_session_timeout = ${ms}; `
+      : '';
+  const begin = `BEGIN; ${timeout}${lockQueue}`;
+  return db.boundedSession
+    ? db.boundedSession((session) => inTransaction(session, fn, begin))
+    : db.session((session) => inTransaction(session, fn, begin));
 }
 
 /** What a claim statement returns: its jobs as JSON rows, and what held it back. */

@@ -172,13 +172,24 @@ describe('claims whose reply is lost, and statements that hang', () => {
   );
 
   it(
-    'so is the claim of a queue with a global limit (its own statement, on the same bounded connection)',
+    'so is the claim of a queue with a rate limit (its own statement, on the same bounded connection)',
     { timeout: 30_000 },
     () =>
       frozenClaimIsGivenUp(
         `${schema.prefix}_frozen_limited`,
-        { claims: { limit: 2, globalLimit: 4 } },
+        { claims: { limit: 2, rateLimit: { allowed: 1_000, period: 1 } } },
         `EXECUTE "xoban_limit_claim_${schema.prefix}"`,
+      ),
+  );
+
+  it(
+    'so is a read of a global limit’s shares (a review’s, or a settle’s under the lock, which the server then frees): the queue goes on, and the node closes',
+    { timeout: 30_000 },
+    () =>
+      frozenClaimIsGivenUp(
+        `${schema.prefix}_frozen_share`,
+        { claims: { limit: 2, globalLimit: 4 } },
+        `oban_read_limit_shares_${schema.prefix}`,
       ),
   );
 });
