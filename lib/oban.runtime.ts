@@ -53,8 +53,9 @@ export class ObanRuntime implements OnApplicationBootstrap, OnModuleDestroy, Nod
   private readonly logger: Logger;
   private readonly producers = new Map<string, Producer>();
   private readonly acker: Acker;
-  /** Claims of queues with a global or rate limit. */
+  /** Claims of queues with a rate limit or partitions, under the queue's lock. */
   private readonly limitedClaims: LimitedClaims;
+  /** The shares of queues with a global limit alone. */
   private readonly limitShares: LimitShares;
   private executor!: Executor; // built at start, once the pool (if any) is up
   private pool: ProcessPool | undefined;
