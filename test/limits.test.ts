@@ -4,7 +4,7 @@ import { type INestApplicationContext, Module } from '@nestjs/common';
 import { Oban, type ObanModuleOptions, Worker } from '../lib';
 import { resolveConfig } from '../lib/config/config';
 import { PgDatabase } from '../lib/db/pg-database';
-import { LimitedClaims, type QueueLimits } from '../lib/store/limited-claim';
+import { LimitedClaims, type QueueLimits, RANKED_WINDOW } from '../lib/store/limited-claim';
 import { createApp } from './support/app';
 import { DATABASE_URL, TestSchema } from './support/db';
 import { waitFor } from './support/wait';
@@ -270,6 +270,30 @@ describe('limits: the capped claim against Postgres', () => {
         ['["small"]', 2, 1, 0],
       ],
     );
+  });
+
+  it('a partitioned claim ranks a window of a long backlog, and all of it every full pass or when the window gives nothing', async () => {
+    const windowed = new LimitedClaims(db, schema.prefix, 10_000, 300);
+    const tenantsOf = (r: { jobs: Array<{ args: unknown }> }) =>
+      r.jobs.map((j) => (j.args as { tenant: string }).tenant);
+    // More big jobs than the window ranks, older than every small one.
+    await insert('win', RANKED_WINDOW + 500, () => ({ tenant: 'big' }));
+    await insert('win', 1, () => ({ tenant: 'small' }));
+    const roomy: QueueLimits = { globalLimit: 5_000, partition: { args: ['tenant'] } };
+    // The queue's first claim ranks everything: the small job is the rank 1 of its partition.
+    assert.ok(tenantsOf(await windowed.claim('win', 5, 'n1', roomy)).includes('small'));
+    await insert('win', 1, () => ({ tenant: 'small' }));
+    // Within the full pass's interval, the window alone: beyond it, the new small job waits for the next pass...
+    assert.deepEqual(tenantsOf(await windowed.claim('win', 5, 'n1', roomy)), ['big', 'big', 'big', 'big', 'big']);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    // ...which comes FULL_PASS_MS (here 300 ms) after the last.
+    assert.ok(tenantsOf(await windowed.claim('win', 5, 'n1', roomy)).includes('small'));
+    // The big tenant at its limit: the window yields nothing, and the same claim ranks everything at once.
+    await insert('win', 1, () => ({ tenant: 'small' }));
+    const bigRunning = await schema.count(`queue = 'win' AND state = 'executing' AND args->>'tenant' = 'big'`);
+    const tight: QueueLimits = { globalLimit: bigRunning, partition: { args: ['tenant'] } };
+    assert.deepEqual(tenantsOf(await windowed.claim('win', 5, 'n1', tight)), ['small']);
+    await schema.query(`DELETE FROM ${schema.jobs} WHERE queue = 'win'`);
   });
 
   it('partitions by worker, with a rate limit per worker', async () => {

@@ -15,8 +15,9 @@ import { quoteIdent } from './pg-database';
  * (null: no rate limit), $6 the window in seconds,
  * $7 jobs of this node that finished with their outcome not written yet
  * (executing in their rows, yet their slots are free), $8 how jobs are
- * partitioned ('worker', 'args', 'meta'; null: not), $9 the args or meta keys
- * ($8 and $9 for claimPartitioned only).
+ * partitioned ('worker', 'args', 'meta'; null: not), $9 the args or meta keys,
+ * $10 how many available jobs to rank (null: all) ($8 to $10 for
+ * claimPartitioned only).
  */
 export type LimitStatements = ReturnType<typeof buildLimitStatements>;
 
@@ -131,8 +132,9 @@ export function buildLimitStatements(prefix: string) {
      * and its window leave. Available jobs are ranked within their partition
      * and taken by rank, so each partition with a budget gets its first job
      * before any gets a second: a partition with a long backlog does not
-     * starve one with a short one. Reads every available job of the queue
-     * (the window function needs them all), along the queue's index.
+     * starve one with a short one. Ranks the first $10 available jobs of the
+     * queue in queue order, along its index (null: every one; see
+     * LimitedClaims for when each is used).
      */
     claimPartitioned: named(
       'limit_claim_partitioned',
@@ -149,8 +151,9 @@ export function buildLimitStatements(prefix: string) {
     ), ranked AS (
       SELECT j.id, j.priority, j.scheduled_at, p.part,
         row_number() OVER (PARTITION BY p.part ORDER BY j.priority, j.scheduled_at, j.id) AS rank
-      FROM ${jobs} AS j CROSS JOIN LATERAL (SELECT ${partitionOf('j')} AS part) AS p
-      WHERE j.state = 'available' AND j.queue = $1
+      FROM (SELECT * FROM ${jobs} WHERE state = 'available' AND queue = $1
+            ORDER BY priority, scheduled_at, id LIMIT $10::integer) AS j
+        CROSS JOIN LATERAL (SELECT ${partitionOf('j')} AS part) AS p
     ), budgeted AS (
       SELECT r.id, r.part FROM ranked AS r
       LEFT JOIN running AS ru ON ru.part = r.part

@@ -63,8 +63,13 @@ export interface PartitionState {
   remainingGlobal: number | undefined;
 }
 
+/** A partitioned claim ranks at most this many available jobs (in queue order), but see FULL_PASS_MS. */
+export const RANKED_WINDOW = 1_000;
+/** A partitioned queue's claims rank every available job at least this often, and whenever the window gives nothing. */
+export const FULL_PASS_MS = 1_000;
+
 /**
- * Claims of queues with a global or rate limit. Each claim is one transaction
+ * Claims of queues with a rate limit or partitions. Each claim is one transaction
  * on one connection: the queue's advisory lock in a statement of its own,
  * then the capped claim, whose fresh snapshot sees every claim committed
  * under the lock before, and which also says what held it back. Claims of
@@ -72,15 +77,26 @@ export interface PartitionState {
  * never come here. On Postgres the whole transaction goes as one text, in
  * one round trip, running the claim prepared on the connection by its
  * generic plan, or written out behind a transaction pooler (db/prepared-script.ts).
+ *
+ * A partitioned claim ranks the available jobs within their partitions; all
+ * of them on a long backlog would make each claim cost in proportion to it.
+ * So it ranks the first RANKED_WINDOW in queue order, and all of them at the
+ * queue's first claim here, every FULL_PASS_MS after, and at once when the
+ * window gave the claim nothing while more jobs are available (its
+ * partitions at their limits): a partition whose jobs all lie beyond the
+ * window, behind partitions that still take jobs, waits at most FULL_PASS_MS.
  */
 export class LimitedClaims {
   readonly sql: LimitStatements;
+  /** When each partitioned queue's claims last ranked every available job (performance.now()). */
+  private readonly fullPassAt = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
     prefix: string,
     /** ms each statement of a claim may run, the lock's wait included (the `statementTimeout` option). */
     private readonly statementTimeout: number,
+    private readonly fullPassEveryMs = FULL_PASS_MS,
   ) {
     this.sql = buildLimitStatements(prefix);
   }
@@ -93,9 +109,31 @@ export class LimitedClaims {
     limits: QueueLimits,
     finished: number[] = [],
   ): Promise<LimitedClaimResult> {
+    if (!limits.partition) return this.claimOnce(queue, demand, node, limits, finished, null);
+    const last = this.fullPassAt.get(queue);
+    if (last === undefined || performance.now() - last >= this.fullPassEveryMs) {
+      this.fullPassAt.set(queue, performance.now());
+      return this.claimOnce(queue, demand, node, limits, finished, null);
+    }
+    const windowed = await this.claimOnce(queue, demand, node, limits, finished, RANKED_WINDOW);
+    if (windowed.jobs.length > 0 || !windowed.heldBack) return windowed;
+    // Nothing in the window, with jobs left: they may lie beyond it.
+    this.fullPassAt.set(queue, performance.now());
+    return this.claimOnce(queue, demand, node, limits, finished, null);
+  }
+
+  /** One claim transaction; `ranked`: how many available jobs a partitioned claim ranks (null: all). */
+  private async claimOnce(
+    queue: string,
+    demand: number,
+    node: string,
+    limits: QueueLimits,
+    finished: number[],
+    ranked: number | null,
+  ): Promise<LimitedClaimResult> {
     const params = claimParams(queue, demand, node, limits, finished);
     const statement = limits.partition ? this.sql.claimPartitioned : this.sql.claim;
-    const values = limits.partition ? params : params.slice(0, 7);
+    const values = limits.partition ? [...params, ranked] : params.slice(0, 7);
     const rows = runsPrepared(this.db)
       ? await runPrepared(this.db, this.preamble(queue), statement, values)
       : this.db.kind === 'postgres' && this.db.boundedSession
