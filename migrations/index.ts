@@ -7,6 +7,7 @@ import { downV5, onlineV5, upV5 } from './v5';
 import { downV6, upV6 } from './v6';
 import { downV7, upV7 } from './v7';
 import { downV8, upV8 } from './v8';
+import { downV9, onlineV9, upV9 } from './v9';
 
 /**
  * nest-oban's schema versions. Each version's SQL is idempotent, so running a
@@ -35,6 +36,7 @@ export const OBAN_SCHEMA_VERSIONS: readonly ObanSchemaVersion[] = [
   { version: 6, up: upV6, down: downV6 },
   { version: 7, up: upV7, down: downV7 },
   { version: 8, up: upV8, down: downV8 },
+  { version: 9, up: upV9, down: downV9, online: onlineV9 },
 ];
 
 export const OBAN_SCHEMA_VERSION = OBAN_SCHEMA_VERSIONS.length;

@@ -57,10 +57,10 @@ describe('schema', () => {
       assert.ok(names.includes(expected), `column ${expected} missing from ${names.join(', ')}`);
     }
     const [index] = await schema.query(
-      `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'oban_jobs_state_queue_priority_scheduled_at_id_index'`,
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'oban_jobs_available_index'`,
       [schema.prefix],
     );
-    assert.match(index.indexdef, /\(state, queue, priority, scheduled_at, id\)/);
+    assert.match(index.indexdef, /\(queue, priority, scheduled_at, id\) WHERE \(state = 'available'/);
 
     const insert = (cols: string) =>
       schema.query(`INSERT INTO ${schema.jobs} (worker, ${cols.split('=')[0]}) VALUES ('W', ${cols.split('=')[1]})`);
