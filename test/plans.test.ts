@@ -72,7 +72,13 @@ describe('query plans on a large oban_jobs', () => {
     [
       'ack',
       () => sql().ackJobs,
-      [JSON.stringify([{ id: 5, attempt: 1, state: 'retryable', attempt_change: 0, delay_ms: 1000 }]), '{default}', '{}', '{}', '{}'],
+      [
+        JSON.stringify([{ id: 5, attempt: 1, state: 'retryable', attempt_change: 0, delay_ms: 1000 }]),
+        '{default}',
+        '{}',
+        '{}',
+        '{}',
+      ],
     ],
     ['ack (plain completions)', () => sql().ackJobs, ['[]', '{}', '{6,7}', '{1,1}', '{1700000000000,NULL}']],
     ['stage', () => sql().stageJobs, [5000, '{q1,q2,q3}']],

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Client, type ClientConfig, Pool, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
 import type { BoundedSession, Database, ListenConnection, Queryable, Statement } from './database';
 import { PgListenConnection } from './pg-listen-connection';
+import { OBAN_PG_TYPES } from './pg-types';
 import { isReadTimeout, withReadTimeout } from './pg-query';
 import { type TransactionPooler, transactionPoolConfig } from './transaction-pooler';
 
@@ -70,6 +71,7 @@ export class PgDatabase implements Database {
       connectionTimeoutMillis: timeouts.connect,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+      types: OBAN_PG_TYPES,
     };
     const pool = new Pool(pooler ? transactionPoolConfig(config) : config);
     pool.on('error', () => undefined); // an idle client died; the pool replaces it

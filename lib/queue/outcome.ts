@@ -107,11 +107,21 @@ function jobError(job: Job, info: ErrorInfo): JobError {
  * a retry, `startedMs` (when the attempt started, epoch ms) becomes `attempted_at`.
  */
 export function toAckRow(job: Job, outcome: Outcome, backoffSeconds = 0, startedMs?: number): AckRow {
+  if (outcome.kind === 'completed') {
+    // The row of nearly every attempt, built as one literal.
+    return {
+      id: job.id,
+      queue: job.queue,
+      attempt: job.attempt,
+      started_ms: startedMs,
+      state: 'completed',
+      attempt_change: 0,
+      result: outcome.result ?? null,
+    };
+  }
   // One shape for every row (started_ms undefined is left out of the JSON).
   const base = { id: job.id, queue: job.queue, attempt: job.attempt, started_ms: startedMs };
   switch (outcome.kind) {
-    case 'completed':
-      return { ...base, state: 'completed', attempt_change: 0, result: outcome.result ?? null };
     case 'failed':
       return job.attempt >= job.maxAttempts
         ? { ...base, state: 'discarded', attempt_change: 0, error: jobError(job, outcome.error) }
