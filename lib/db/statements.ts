@@ -122,24 +122,11 @@ export function buildStatements(prefix: string) {
      * started on the node, later than the claim when the job waited claimed ahead.
      * $2: queues to wake on every node once this commits (queues with a global
      * limit: a finished job frees a slot another node may be waiting for).
-     * $3, $4, $5: ids, attempts and started_ms (or null) of plain completions
-     * (no result, meta or error: most outcomes), written as arrays, which
-     * Postgres reads far more cheaply than JSON records; the two sets of rows
-     * never share a job.
      */
     ackJobs: named(
       'ack_jobs',
       `
-    WITH completed AS (
-    UPDATE ${jobs} AS j SET
-      state = 'completed',
-      attempted_at = CASE WHEN c.started_ms IS NULL THEN j.attempted_at
-                          ELSE GREATEST(j.attempted_at, to_timestamp(c.started_ms / 1000)) END,
-      completed_at = now(),
-      result = NULL
-    FROM unnest($3::bigint[], $4::integer[], $5::float8[]) AS c(id, attempt, started_ms)
-    WHERE j.id = c.id AND j.state = 'executing' AND j.attempt = c.attempt
-    ), acked AS (
+    WITH acked AS (
     UPDATE ${jobs} AS j SET
       state = a.state::${stateType},
       attempt = j.attempt + a.attempt_change,

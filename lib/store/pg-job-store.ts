@@ -24,18 +24,6 @@ export interface AckRow {
   result?: unknown;
 }
 
-/** A completion with nothing to write but the state and times: ackJobs sends it as array entries. */
-function isPlainCompletion(ack: AckRow): boolean {
-  return (
-    ack.state === 'completed' &&
-    ack.attempt_change === 0 &&
-    ack.result == null &&
-    ack.meta === undefined &&
-    ack.error === undefined &&
-    ack.delay_ms === undefined
-  );
-}
-
 /**
  * `oban_jobs` in Postgres (or embedded PGlite): small typed functions over the
  * named statements (db/statements.ts). The `Oban` service reaches it as a
@@ -77,18 +65,7 @@ export class PgJobStore implements JobStore {
   /** Writes outcomes; `wake`: queues every node is told of once they are written (a freed slot of a global limit). */
   async ackJobs(acks: AckRow[], wake: string[] = []): Promise<void> {
     if (acks.length === 0) return;
-    const rows: AckRow[] = [];
-    const ids: number[] = [];
-    const attempts: number[] = [];
-    const starts: Array<number | null> = [];
-    for (const ack of acks) {
-      if (isPlainCompletion(ack)) {
-        ids.push(ack.id);
-        attempts.push(ack.attempt);
-        starts.push(ack.started_ms ?? null);
-      } else rows.push(ack);
-    }
-    await this.db.query(this.sql.ackJobs, [JSON.stringify(rows), wake, ids, attempts, starts]);
+    await this.db.query(this.sql.ackJobs, [JSON.stringify(acks), wake]);
   }
 
   /** Stages due jobs; returns queues that have available jobs (of `localQueues`) or were just staged. */
