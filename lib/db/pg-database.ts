@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import { Client, type ClientConfig, Pool, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
 import type { BoundedSession, Database, ListenConnection, Queryable, Statement } from './database';
 import { PgListenConnection } from './pg-listen-connection';
-import { OBAN_PG_TYPES } from './pg-types';
 import { isReadTimeout, withReadTimeout } from './pg-query';
+import { OBAN_PG_TYPES } from './pg-types';
 import { type TransactionPooler, transactionPoolConfig } from './transaction-pooler';
 
 export { quoteIdent } from './pg-query';
