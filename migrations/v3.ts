@@ -1,3 +1,5 @@
+import { refuseInvalidIndex } from './invalid-index';
+
 /**
  * Version 3: unique jobs (see lib/validation/unique-options.ts).
  *
@@ -28,11 +30,7 @@ export function upV3(schema: string): string[] {
     `ALTER TABLE ${schema}.oban_jobs
        ADD COLUMN IF NOT EXISTS unique_key bytea,
        ADD COLUMN IF NOT EXISTS unique_states ${schema}.oban_job_state[]`,
-    `DO $$ BEGIN
-       IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('${schema}.oban_jobs_unique_index') AND NOT indisvalid) THEN
-         RAISE EXCEPTION 'nest-oban: index ${schema.replace(/"/g, '')}.oban_jobs_unique_index is invalid (a CREATE INDEX CONCURRENTLY that failed); drop it and migrate again';
-       END IF;
-     END $$`,
+    refuseInvalidIndex(schema, 'oban_jobs_unique_index'),
     uniqueIndexSql(schema, false),
   ];
 }

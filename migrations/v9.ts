@@ -1,3 +1,5 @@
+import { refuseInvalidIndex } from './invalid-index';
+
 /**
  * Version 9: the claim's index covers only `available` jobs.
  *
@@ -19,11 +21,7 @@
  */
 export function upV9(schema: string): string[] {
   return [
-    `DO $$ BEGIN
-       IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('${schema}.oban_jobs_available_index') AND NOT indisvalid) THEN
-         RAISE EXCEPTION 'nest-oban: index ${schema.replace(/"/g, '')}.oban_jobs_available_index is invalid (a CREATE INDEX CONCURRENTLY that failed); drop it and migrate again';
-       END IF;
-     END $$`,
+    refuseInvalidIndex(schema, 'oban_jobs_available_index'),
     availableIndexSql(schema, false),
     `DROP INDEX IF EXISTS ${schema}.oban_jobs_state_queue_priority_scheduled_at_id_index`,
   ];
