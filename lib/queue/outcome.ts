@@ -108,7 +108,8 @@ function jobError(job: Job, info: ErrorInfo): JobError {
  */
 export function toAckRow(job: Job, outcome: Outcome, backoffSeconds = 0, startedMs?: number): AckRow {
   if (outcome.kind === 'completed') {
-    // The row of nearly every attempt, built as one literal.
+    // The row of nearly every attempt, built as one literal: spreading `base` into it showed as 6% of a
+    // drain's worker-process profile.
     return {
       id: job.id,
       queue: job.queue,
