@@ -15,6 +15,7 @@ import { type BootedContext, bootContext } from './boot-context';
 import { callMainProcess, send, settleCall } from './channel';
 import { sendOutcome } from './send-outcome';
 import { inTraceContext } from './trace-context';
+import { resetYoungGeneration } from './young-generation';
 
 let booted: BootedContext | undefined;
 let running = 0;
@@ -47,6 +48,8 @@ function startWorkerProcess(): void {
         bootContext(message.spec).then(
           (context) => {
             booted = context;
+            // Before the first job, not during one: the collection takes ~150 ms.
+            resetYoungGeneration();
             send({ type: 'ready', pid: process.pid, workers: [...context.workers.keys()] });
           },
           // The bare message: it is read as the reason the process could not start.
