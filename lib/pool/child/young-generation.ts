@@ -1,9 +1,7 @@
-import * as v8 from 'node:v8';
+import { queryObjects } from 'node:v8';
 
 /** Never instantiated: the heap walk of `queryObjects` has nothing to report. */
 class NoInstances {}
-
-type QueryObjects = (ctor: Function, options: { format: 'count' }) => number;
 
 /**
  * Gives V8's young generation back its initial size once the Nest context
@@ -14,15 +12,14 @@ type QueryObjects = (ctor: Function, options: { format: 'count' }) => number;
  * initial size V8 grows it again for jobs that keep what they allocate (a
  * large JSON document), so each kind of job gets the size that suits it.
  *
- * `v8.queryObjects` is the one call of Node 20 and 24 that runs V8's
- * memory-reducing full collection (the one that shrinks the young
- * generation) without a heap snapshot; `gc()` does not shrink it. It costs
+ * `v8.queryObjects` (Node 20.13+: every Node the package supports) is the
+ * one call that runs V8's memory-reducing full collection (the one that
+ * shrinks the young generation) without a heap snapshot; `gc()` does not
+ * shrink it. It costs
  * about 150 ms once per process, at boot. Its one-time ExperimentalWarning
  * is no concern of the app's, so it is not emitted.
  */
 export function resetYoungGeneration(): void {
-  const queryObjects = (v8 as { queryObjects?: QueryObjects }).queryObjects;
-  if (typeof queryObjects !== 'function') return;
   const emitWarning = process.emitWarning;
   process.emitWarning = (() => undefined) as typeof process.emitWarning;
   try {
