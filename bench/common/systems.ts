@@ -1,10 +1,12 @@
 /**
  * The queue systems the throughput benchmark compares: each library at its
  * defaults, and graphile-worker and pg-boss also at their published
- * performance settings ("-tuned"). BullMQ runs on Redis, as a reference.
+ * performance settings ("-tuned"). BullMQ runs on Redis, as a reference;
+ * "postgres-floor" is no library: the least a durable Postgres queue pays
+ * here (bench/throughput/systems/postgres-floor.ts).
  */
 export type SystemName =
-  'nest-oban' | 'graphile-worker' | 'graphile-worker-tuned' | 'pg-boss' | 'pg-boss-tuned' | 'bullmq';
+  'nest-oban' | 'graphile-worker' | 'graphile-worker-tuned' | 'pg-boss' | 'pg-boss-tuned' | 'bullmq' | 'postgres-floor';
 
 export const SYSTEMS: SystemName[] = [
   'nest-oban',
@@ -13,10 +15,11 @@ export const SYSTEMS: SystemName[] = [
   'pg-boss',
   'pg-boss-tuned',
   'bullmq',
+  'postgres-floor',
 ];
 
 /** How a Postgres-backed library stores its jobs (a setting of a library keeps the same tables). */
-export type Storage = 'nest-oban' | 'graphile-worker' | 'pg-boss';
+export type Storage = 'nest-oban' | 'graphile-worker' | 'pg-boss' | 'postgres-floor';
 
 /**
  * SQL counting the jobs in `schema` not finished yet, as `n`: each library
@@ -32,5 +35,7 @@ export function unfinishedJobsSql(storage: Storage, schema: string): string {
       return `SELECT count(*)::int AS n FROM "${schema}"._private_jobs`;
     case 'pg-boss':
       return `SELECT count(*)::int AS n FROM "${schema}".job WHERE state < 'completed' AND NOT starts_with(name, '__pgboss__')`;
+    case 'postgres-floor':
+      return `SELECT count(*)::int AS n FROM "${schema}".jobs`;
   }
 }

@@ -18,7 +18,8 @@
  * nest-oban's latency is probed); --core-jobs: of nest-oban's insertAll and
  * limit-20 drain rows; --samples: single inserts per latency round; --runs:
  * throughput rounds; --only: systems (nest-oban, graphile-worker,
- * graphile-worker-tuned, pg-boss, pg-boss-tuned, bullmq); --concurrencies:
+ * graphile-worker-tuned, pg-boss, pg-boss-tuned, bullmq, postgres-floor: no
+ * library, the least a durable Postgres queue pays); --concurrencies:
  * the drain columns (default 10,24,50).
  * BENCH_DATABASE_URL picks the database, BENCH_REDIS_URL BullMQ's Redis.
  * Prints the tables; writes them with the raw runs to bench/results/

@@ -211,6 +211,11 @@ function load(system: SystemName, url: string): ProducerSide {
     }
     case 'bullmq':
       return new (require('./systems/bullmq') as typeof import('./systems/bullmq')).BullMqProducer();
+    case 'postgres-floor': {
+      const { PostgresFloorProducer } =
+        require('./systems/postgres-floor') as typeof import('./systems/postgres-floor');
+      return new PostgresFloorProducer(url);
+    }
   }
 }
 

@@ -10,6 +10,7 @@ export const LABELS: Record<SystemName, [system: string, setting: string]> = {
   'pg-boss': ['pg-boss', 'defaults (polls every 2 s)'],
   'pg-boss-tuned': ['pg-boss', 'batchSize 125, LISTEN/NOTIFY, burstWhenBatchFull'],
   bullmq: ['BullMQ on Redis', 'defaults'],
+  'postgres-floor': ['floor: plain SQL, no library', 'NOTIFY, one SKIP LOCKED claim per batch, durable commits'],
 };
 
 /** The reference of the drain ratios: graphile-worker at its published performance settings. */
@@ -89,7 +90,8 @@ export function buildTables(
     ]),
   };
 
-  const peers = systems.filter((s) => s !== 'nest-oban');
+  // The floor is no peer: it runs none of a queue's features.
+  const peers = systems.filter((s) => s !== 'nest-oban' && s !== 'postgres-floor');
   const ours = (row: string) => c.value('nest-oban', row);
   const versus: Table = {
     header: [

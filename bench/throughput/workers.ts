@@ -46,6 +46,10 @@ function load(): WorkerSide {
     }
     case 'bullmq':
       return new (require('./systems/bullmq') as typeof import('./systems/bullmq')).BullMqWorkers(location, onJob);
+    case 'postgres-floor': {
+      const { PostgresFloorWorkers } = require('./systems/postgres-floor') as typeof import('./systems/postgres-floor');
+      return new PostgresFloorWorkers(url, location, onJob);
+    }
   }
 }
 
